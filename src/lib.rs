@@ -1,0 +1,14 @@
+//! kubectl-arc: diagnose and safely repair GitHub Actions Runner Controller (ARC) installations.
+//!
+//! Data flows one way: `cli` → `cluster` (collect) → [`snapshot::Snapshot`] → `checks` (pure)
+//! → `plan` (pure) → `apply` → `report`.
+
+pub mod checks;
+pub mod codes;
+pub mod findings;
+pub mod model;
+pub mod rbac;
+pub mod snapshot;
+
+#[cfg(test)]
+pub mod testing;

@@ -1,0 +1,567 @@
+//! The plain-data picture of a cluster that every check reads.
+//!
+//! `cluster` fills a [`Snapshot`]; everything downstream (checks, plan, report) is pure and only
+//! reads it. Objects are kept as their metadata plus the rest of the JSON body (`spec`, `status`,
+//! `rules`, …) so checks can read any field without a typed struct per kind. Secrets and other
+//! bulky kinds are collected metadata-only: their `body` is always `Null`.
+//!
+//! Every collection records how far it was listed ([`Scope`]): a lookup outside that scope returns
+//! [`Lookup::Unknown`], never "missing" — a 403 means "not checked", not "absent".
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+use serde_json::Value;
+
+/// `metadata` of any object, in the shape the checks need.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Meta {
+    /// Kind, e.g. `AutoscalingRunnerSet` (always set by the collector).
+    pub kind: String,
+    pub namespace: Option<String>,
+    pub name: String,
+    pub uid: String,
+    pub resource_version: String,
+    pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
+    pub finalizers: Vec<String>,
+    pub deletion_timestamp: Option<String>,
+    pub creation_timestamp: Option<String>,
+    pub owner_references: Vec<OwnerRef>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct OwnerRef {
+    pub api_version: String,
+    pub kind: String,
+    pub name: String,
+    pub uid: String,
+    pub controller: bool,
+}
+
+impl Meta {
+    /// Parse `metadata` of a Kubernetes object (or of a PartialObjectMetadata item).
+    pub fn from_json(kind: &str, metadata: &Value) -> Meta {
+        let s = |k: &str| metadata.get(k).and_then(Value::as_str).map(str::to_owned);
+        let map = |k: &str| -> BTreeMap<String, String> {
+            metadata
+                .get(k)
+                .and_then(Value::as_object)
+                .map(|m| {
+                    m.iter()
+                        .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned())))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let finalizers = metadata
+            .get("finalizers")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+            .unwrap_or_default();
+        let owner_references = metadata
+            .get("ownerReferences")
+            .and_then(Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .map(|o| OwnerRef {
+                        api_version: str_of(o, "apiVersion"),
+                        kind: str_of(o, "kind"),
+                        name: str_of(o, "name"),
+                        uid: str_of(o, "uid"),
+                        controller: o.get("controller").and_then(Value::as_bool).unwrap_or(false),
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        Meta {
+            kind: kind.to_owned(),
+            namespace: s("namespace").filter(|n| !n.is_empty()),
+            name: s("name").unwrap_or_default(),
+            uid: s("uid").unwrap_or_default(),
+            resource_version: s("resourceVersion").unwrap_or_default(),
+            labels: map("labels"),
+            annotations: map("annotations"),
+            finalizers,
+            deletion_timestamp: s("deletionTimestamp"),
+            creation_timestamp: s("creationTimestamp"),
+            owner_references,
+        }
+    }
+
+    pub fn label(&self, key: &str) -> Option<&str> {
+        self.labels.get(key).map(String::as_str)
+    }
+
+    pub fn annotation(&self, key: &str) -> Option<&str> {
+        self.annotations.get(key).map(String::as_str)
+    }
+
+    pub fn is_deleting(&self) -> bool {
+        self.deletion_timestamp.is_some()
+    }
+
+    pub fn has_finalizer(&self, f: &str) -> bool {
+        self.finalizers.iter().any(|x| x == f)
+    }
+
+    pub fn ns(&self) -> &str {
+        self.namespace.as_deref().unwrap_or("")
+    }
+
+    pub fn obj_ref(&self) -> ObjectRef {
+        ObjectRef {
+            kind: self.kind.clone(),
+            namespace: self.namespace.clone(),
+            name: self.name.clone(),
+        }
+    }
+
+    /// `ns/name` (or `name` for cluster-scoped objects), for messages.
+    pub fn display(&self) -> String {
+        match &self.namespace {
+            Some(ns) => format!("{ns}/{}", self.name),
+            None => self.name.clone(),
+        }
+    }
+}
+
+fn str_of(v: &Value, k: &str) -> String {
+    v.get(k).and_then(Value::as_str).unwrap_or_default().to_owned()
+}
+
+/// A reference to an object (which may not exist), as findings and plans name them.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, serde::Deserialize)]
+pub struct ObjectRef {
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+impl ObjectRef {
+    pub fn new(kind: &str, namespace: Option<&str>, name: &str) -> ObjectRef {
+        ObjectRef {
+            kind: kind.to_owned(),
+            namespace: namespace.map(str::to_owned),
+            name: name.to_owned(),
+        }
+    }
+
+    pub fn namespaced(kind: &str, namespace: &str, name: &str) -> ObjectRef {
+        ObjectRef::new(kind, Some(namespace), name)
+    }
+
+    pub fn cluster(kind: &str, name: &str) -> ObjectRef {
+        ObjectRef::new(kind, None, name)
+    }
+}
+
+impl std::fmt::Display for ObjectRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.namespace {
+            Some(ns) => write!(f, "{} {ns}/{}", self.kind, self.name),
+            None => write!(f, "{} {}", self.kind, self.name),
+        }
+    }
+}
+
+/// One collected object: metadata plus the rest of its body (without `metadata`).
+/// For metadata-only collections `body` is `Value::Null`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Object {
+    pub meta: Meta,
+    pub body: Value,
+}
+
+impl Object {
+    /// Build from a full object JSON (`{"apiVersion":…,"kind":…,"metadata":…,…}`) or a
+    /// PartialObjectMetadata item. `kind` wins over the JSON's `kind` (metadata items say
+    /// `PartialObjectMetadata`).
+    pub fn from_json(kind: &str, mut v: Value) -> Object {
+        let metadata = v.get("metadata").cloned().unwrap_or(Value::Null);
+        let meta = Meta::from_json(kind, &metadata);
+        let body = match v.as_object_mut() {
+            Some(m) => {
+                m.remove("metadata");
+                m.remove("apiVersion");
+                m.remove("kind");
+                // Never keep Secret payloads, even if a caller handed us a full object.
+                if kind == "Secret" {
+                    m.remove("data");
+                    m.remove("stringData");
+                }
+                if m.is_empty() { Value::Null } else { v }
+            }
+            None => Value::Null,
+        };
+        Object { meta, body }
+    }
+
+    /// The value at a JSON pointer into the body, e.g. `/spec/githubConfigSecret`.
+    pub fn at(&self, pointer: &str) -> Option<&Value> {
+        self.body.pointer(pointer)
+    }
+
+    /// A non-empty string at a JSON pointer.
+    pub fn str(&self, pointer: &str) -> Option<&str> {
+        self.at(pointer).and_then(Value::as_str).filter(|s| !s.is_empty())
+    }
+
+    pub fn i64(&self, pointer: &str) -> Option<i64> {
+        self.at(pointer).and_then(Value::as_i64)
+    }
+
+    pub fn array(&self, pointer: &str) -> &[Value] {
+        self.at(pointer)
+            .and_then(Value::as_array)
+            .map(Vec::as_slice)
+            .unwrap_or(&[])
+    }
+}
+
+/// How much of a kind was listed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "camelCase")]
+pub enum Scope {
+    /// Not listed at all (forbidden, API not installed, or not attempted).
+    #[default]
+    None,
+    /// Listed cluster-wide: absence is meaningful everywhere.
+    All,
+    /// Listed only in these namespaces (per-namespace fallback after a cluster-wide 403).
+    Namespaces(BTreeSet<String>),
+}
+
+impl Scope {
+    /// Whether absence of an object in `namespace` (None = cluster-scoped) is meaningful.
+    pub fn covers(&self, namespace: Option<&str>) -> bool {
+        match (self, namespace) {
+            (Scope::All, _) => true,
+            (Scope::Namespaces(set), Some(ns)) => set.contains(ns),
+            _ => false,
+        }
+    }
+}
+
+/// Result of looking up an object by name.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Lookup<'a> {
+    Found(&'a Object),
+    /// Listed, and not there.
+    Missing,
+    /// Not listed where it would be: we cannot tell.
+    Unknown,
+}
+
+impl<'a> Lookup<'a> {
+    pub fn found(self) -> Option<&'a Object> {
+        match self {
+            Lookup::Found(o) => Some(o),
+            _ => None,
+        }
+    }
+
+    pub fn is_missing(self) -> bool {
+        matches!(self, Lookup::Missing)
+    }
+}
+
+/// All objects of one kind that were collected, and how far the listing reached.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Collection {
+    pub items: Vec<Object>,
+    pub scope: Scope,
+}
+
+impl Collection {
+    pub fn new(scope: Scope, items: Vec<Object>) -> Collection {
+        Collection { items, scope }
+    }
+
+    /// A fully listed collection (tests and fixtures).
+    pub fn all(items: Vec<Object>) -> Collection {
+        Collection::new(Scope::All, items)
+    }
+
+    pub fn iter(&self) -> std::slice::Iter<'_, Object> {
+        self.items.iter()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.items.is_empty()
+    }
+
+    pub fn get(&self, namespace: Option<&str>, name: &str) -> Lookup<'_> {
+        match self
+            .items
+            .iter()
+            .find(|o| o.meta.name == name && o.meta.namespace.as_deref() == namespace)
+        {
+            Some(o) => Lookup::Found(o),
+            None if self.scope.covers(namespace) => Lookup::Missing,
+            None => Lookup::Unknown,
+        }
+    }
+
+    pub fn by_uid(&self, uid: &str) -> Option<&Object> {
+        self.items.iter().find(|o| o.meta.uid == uid)
+    }
+
+    pub fn in_namespace<'a>(&'a self, ns: &'a str) -> impl Iterator<Item = &'a Object> + 'a {
+        self.items.iter().filter(move |o| o.meta.namespace.as_deref() == Some(ns))
+    }
+}
+
+impl<'a> IntoIterator for &'a Collection {
+    type Item = &'a Object;
+    type IntoIter = std::slice::Iter<'a, Object>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.items.iter()
+    }
+}
+
+/// The tail of one container's log.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct PodLog {
+    pub namespace: String,
+    pub pod: String,
+    pub container: String,
+    pub lines: Vec<String>,
+}
+
+/// One authorization question asked about a ServiceAccount (SubjectAccessReview), or answered
+/// offline from the bindings when the caller may not create reviews.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct AccessQuestion {
+    /// `system:serviceaccount:<ns>:<name>`.
+    pub user: String,
+    pub verb: String,
+    /// API group ("" = core).
+    pub group: String,
+    pub resource: String,
+    pub namespace: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct AccessAnswer {
+    pub question: AccessQuestion,
+    pub allowed: bool,
+    /// `SubjectAccessReview` when the API server answered.
+    pub source: String,
+}
+
+/// Something that could not be collected; reported as `ARC-NOT-CHECKED`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Gap {
+    /// What was not checked, e.g. `secrets (cluster-wide)` or `pods/log arc-systems/x`.
+    pub what: String,
+    /// Kind affected, when the gap is a listing.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// Namespace affected (None = cluster-wide / cluster-scoped).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    /// Why, e.g. the API server's 403 message.
+    pub reason: String,
+}
+
+/// Everything collected from the cluster.
+#[derive(Debug, Clone, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Snapshot {
+    /// Collection time (RFC 3339), used for ages in messages; None in unit tests.
+    pub now: Option<String>,
+    pub namespaces: Collection,
+    pub nodes: Collection,
+    /// Controller Deployments of both generations (filtered from all Deployments).
+    pub deployments: Collection,
+    /// ARC-related Pods (controller, listener, runner, legacy runner, hook pods), full objects.
+    pub pods: Collection,
+    pub service_accounts: Collection,
+    /// Metadata only. Never contains data.
+    pub secrets: Collection,
+    /// Metadata only.
+    pub config_maps: Collection,
+    pub services: Collection,
+    pub endpoints: Collection,
+    pub roles: Collection,
+    pub role_bindings: Collection,
+    pub cluster_roles: Collection,
+    pub cluster_role_bindings: Collection,
+    /// The ARC CustomResourceDefinitions of both groups that exist.
+    pub crds: Collection,
+    pub autoscaling_runner_sets: Collection,
+    pub autoscaling_listeners: Collection,
+    pub ephemeral_runner_sets: Collection,
+    pub ephemeral_runners: Collection,
+    pub runners: Collection,
+    pub runner_deployments: Collection,
+    pub runner_replica_sets: Collection,
+    pub runner_sets: Collection,
+    pub horizontal_runner_autoscalers: Collection,
+    pub mutating_webhooks: Collection,
+    pub validating_webhooks: Collection,
+    pub logs: Vec<PodLog>,
+    pub access: Vec<AccessAnswer>,
+    pub gaps: Vec<Gap>,
+}
+
+impl Snapshot {
+    /// Does the namespace exist? `None` when namespaces could not be listed.
+    pub fn namespace_exists(&self, ns: &str) -> Option<bool> {
+        match self.namespaces.get(None, ns) {
+            Lookup::Found(_) => Some(true),
+            Lookup::Missing => Some(false),
+            Lookup::Unknown => None,
+        }
+    }
+
+    /// The Namespace object, if listed.
+    pub fn namespace(&self, ns: &str) -> Option<&Object> {
+        self.namespaces.get(None, ns).found()
+    }
+
+    /// Is the namespace Terminating (phase or deletionTimestamp)?
+    pub fn namespace_terminating(&self, ns: &str) -> bool {
+        self.namespace(ns).is_some_and(|n| {
+            n.meta.is_deleting() || n.str("/status/phase") == Some("Terminating")
+        })
+    }
+
+    /// The answer to an access question, if one was collected.
+    pub fn access(&self, q: &AccessQuestion) -> Option<&AccessAnswer> {
+        self.access.iter().find(|a| &a.question == q)
+    }
+
+    /// Logs of one pod (all containers).
+    pub fn logs_of<'a>(&'a self, ns: &'a str, pod: &'a str) -> impl Iterator<Item = &'a PodLog> + 'a {
+        self.logs.iter().filter(move |l| l.namespace == ns && l.pod == pod)
+    }
+
+    /// Every collection with its kind name, for generic scans (e.g. "anything with finalizer X").
+    pub fn collections(&self) -> [(&'static str, &Collection); 25] {
+        [
+            ("Namespace", &self.namespaces),
+            ("Node", &self.nodes),
+            ("Deployment", &self.deployments),
+            ("Pod", &self.pods),
+            ("ServiceAccount", &self.service_accounts),
+            ("Secret", &self.secrets),
+            ("ConfigMap", &self.config_maps),
+            ("Service", &self.services),
+            ("Endpoints", &self.endpoints),
+            ("Role", &self.roles),
+            ("RoleBinding", &self.role_bindings),
+            ("ClusterRole", &self.cluster_roles),
+            ("ClusterRoleBinding", &self.cluster_role_bindings),
+            ("CustomResourceDefinition", &self.crds),
+            ("AutoscalingRunnerSet", &self.autoscaling_runner_sets),
+            ("AutoscalingListener", &self.autoscaling_listeners),
+            ("EphemeralRunnerSet", &self.ephemeral_runner_sets),
+            ("EphemeralRunner", &self.ephemeral_runners),
+            ("Runner", &self.runners),
+            ("RunnerDeployment", &self.runner_deployments),
+            ("RunnerReplicaSet", &self.runner_replica_sets),
+            ("RunnerSet", &self.runner_sets),
+            ("HorizontalRunnerAutoscaler", &self.horizontal_runner_autoscalers),
+            ("MutatingWebhookConfiguration", &self.mutating_webhooks),
+            ("ValidatingWebhookConfiguration", &self.validating_webhooks),
+        ]
+    }
+
+    /// The collection holding `kind`, for builders (collector, tests).
+    pub fn collection_mut(&mut self, kind: &str) -> Option<&mut Collection> {
+        Some(match kind {
+            "Namespace" => &mut self.namespaces,
+            "Node" => &mut self.nodes,
+            "Deployment" => &mut self.deployments,
+            "Pod" => &mut self.pods,
+            "ServiceAccount" => &mut self.service_accounts,
+            "Secret" => &mut self.secrets,
+            "ConfigMap" => &mut self.config_maps,
+            "Service" => &mut self.services,
+            "Endpoints" => &mut self.endpoints,
+            "Role" => &mut self.roles,
+            "RoleBinding" => &mut self.role_bindings,
+            "ClusterRole" => &mut self.cluster_roles,
+            "ClusterRoleBinding" => &mut self.cluster_role_bindings,
+            "CustomResourceDefinition" => &mut self.crds,
+            "AutoscalingRunnerSet" => &mut self.autoscaling_runner_sets,
+            "AutoscalingListener" => &mut self.autoscaling_listeners,
+            "EphemeralRunnerSet" => &mut self.ephemeral_runner_sets,
+            "EphemeralRunner" => &mut self.ephemeral_runners,
+            "Runner" => &mut self.runners,
+            "RunnerDeployment" => &mut self.runner_deployments,
+            "RunnerReplicaSet" => &mut self.runner_replica_sets,
+            "RunnerSet" => &mut self.runner_sets,
+            "HorizontalRunnerAutoscaler" => &mut self.horizontal_runner_autoscalers,
+            "MutatingWebhookConfiguration" => &mut self.mutating_webhooks,
+            "ValidatingWebhookConfiguration" => &mut self.validating_webhooks,
+            _ => return None,
+        })
+    }
+
+    /// Find any collected object by reference.
+    pub fn lookup(&self, r: &ObjectRef) -> Lookup<'_> {
+        self.collections()
+            .into_iter()
+            .find(|(k, _)| *k == r.kind)
+            .map(|(_, c)| c.get(r.namespace.as_deref(), &r.name))
+            .unwrap_or(Lookup::Unknown)
+    }
+
+    /// Any collected object with this UID (owner resolution).
+    pub fn by_uid(&self, uid: &str) -> Option<&Object> {
+        self.collections().into_iter().find_map(|(_, c)| c.by_uid(uid))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn secret_payload_is_dropped_even_from_full_objects() {
+        let o = Object::from_json(
+            "Secret",
+            json!({"apiVersion":"v1","kind":"Secret","metadata":{"name":"s","namespace":"n"},
+                   "data":{"github_token":"c2VjcmV0"},"type":"Opaque"}),
+        );
+        assert_eq!(o.meta.name, "s");
+        assert!(o.at("/data").is_none());
+        assert_eq!(o.str("/type"), Some("Opaque"));
+    }
+
+    #[test]
+    fn lookup_distinguishes_missing_from_unknown() {
+        let mut c = Collection::new(
+            Scope::Namespaces(["a".to_owned()].into()),
+            vec![Object::from_json("Secret", json!({"metadata":{"name":"x","namespace":"a"}}))],
+        );
+        assert!(matches!(c.get(Some("a"), "x"), Lookup::Found(_)));
+        assert_eq!(c.get(Some("a"), "y"), Lookup::Missing);
+        assert_eq!(c.get(Some("b"), "x"), Lookup::Unknown);
+        c.scope = Scope::All;
+        assert_eq!(c.get(Some("b"), "x"), Lookup::Missing);
+        c.scope = Scope::None;
+        assert_eq!(c.get(Some("a"), "y"), Lookup::Unknown);
+    }
+
+    #[test]
+    fn meta_parses_finalizers_owners_and_deletion() {
+        let m = Meta::from_json(
+            "EphemeralRunner",
+            &json!({"name":"r","namespace":"ns","uid":"u1","finalizers":["a","b"],
+                    "deletionTimestamp":"2026-07-01T10:00:00Z",
+                    "ownerReferences":[{"apiVersion":"actions.github.com/v1alpha1","kind":"EphemeralRunnerSet","name":"e","uid":"u0","controller":true}]}),
+        );
+        assert!(m.is_deleting());
+        assert!(m.has_finalizer("b"));
+        assert_eq!(m.owner_references[0].uid, "u0");
+        assert!(m.owner_references[0].controller);
+        assert_eq!(m.display(), "ns/r");
+    }
+}
