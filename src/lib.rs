@@ -4,10 +4,15 @@
 //! → `plan` (pure) → `apply` → `report`.
 
 pub mod checks;
+pub mod cli;
+pub mod cluster;
 pub mod codes;
+pub mod commands;
+pub mod error;
 pub mod findings;
 pub mod model;
 pub mod rbac;
+pub mod report;
 pub mod snapshot;
 
 #[cfg(test)]

@@ -1,0 +1,10 @@
+//! Talking to the API server: kubectl-style client configuration, bounded requests with retries,
+//! paginated listing, and collection into a [`Snapshot`](crate::snapshot::Snapshot).
+
+mod collect;
+mod connect;
+mod request;
+
+pub use collect::{CollectOptions, collect};
+pub use connect::connect;
+pub use request::{ApiError, Cluster};

@@ -1,0 +1,140 @@
+//! `kubectl arc doctor`: collect, check, report. Read-only.
+
+use std::io::{IsTerminal, Write};
+use std::process::ExitCode;
+
+use crate::checks;
+use crate::cli::{DoctorArgs, FailOn, GlobalArgs, Output};
+use crate::cluster::{self, CollectOptions};
+use crate::error::{EXIT_FINDINGS, EXIT_OK, Failure};
+use crate::findings::Finding;
+use crate::model::Model;
+use crate::report::{self, ControllerRow, Report, Summary};
+
+pub async fn run(g: &GlobalArgs, args: &DoctorArgs) -> Result<ExitCode, Failure> {
+    let cluster = cluster::connect(g).await?;
+    // kubectl: -A wins over -n. doctor looks at all namespaces unless -n narrows the report.
+    let only_ns = if g.all_namespaces {
+        None
+    } else {
+        g.namespace.clone()
+    };
+    let fallback = match &g.namespace {
+        Some(ns) => vec![ns.clone()],
+        None => vec![cluster.context_namespace().to_owned()],
+    };
+    let options = CollectOptions {
+        fallback_namespaces: fallback,
+        page_size: args.chunk_size,
+        concurrency: args.concurrency as usize,
+        log_lines: (!args.no_logs).then_some(args.log_lines),
+    };
+    if g.verbose >= 1 {
+        eprintln!("kubectl-arc: collecting from {}", cluster.server());
+    }
+    let snap = cluster::collect(&cluster, &options).await;
+    let mut findings = checks::run(&snap);
+    // TODO(logscan): crate::logscan::attach_evidence(&mut findings, &snap);
+    if let Some(ns) = &only_ns {
+        findings.retain(|f| concerns_namespace(f, ns));
+    }
+    let model = Model::build(&snap);
+    let exit = exit_code(&findings, args.fail_on);
+    let mut summary = Summary::count(&findings);
+    summary.fail_on = match args.fail_on {
+        FailOn::Never => "none".to_owned(),
+        FailOn::AtLeast(s) => s.as_str().to_owned(),
+    };
+    summary.exit_code = exit;
+    summary.api_requests = cluster.request_count();
+    if g.verbose >= 1 {
+        eprintln!(
+            "kubectl-arc: {} API requests, {} findings",
+            summary.api_requests, summary.total
+        );
+    }
+    let report = Report {
+        api_version: report::API_VERSION,
+        kind: "DoctorReport",
+        summary,
+        controllers: model.controllers.iter().map(ControllerRow::from).collect(),
+        findings,
+        not_checked: snap.gaps.clone(),
+    };
+    let text = match g.output {
+        Output::Json => report::to_json(&report),
+        Output::Yaml => report::to_yaml(&report),
+        Output::Table => report::to_table(&report, use_color(g.no_color)),
+    };
+    let mut stdout = std::io::stdout().lock();
+    // A closed pipe (`| head`) is not an error worth reporting.
+    if let Err(e) = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+        && e.kind() != std::io::ErrorKind::BrokenPipe
+    {
+        return Err(Failure::cannot_run(format!("cannot write the report: {e}")));
+    }
+    Ok(ExitCode::from(exit))
+}
+
+/// Keep a finding for `-n ns` when it involves that namespace or only cluster-level objects.
+fn concerns_namespace(f: &Finding, ns: &str) -> bool {
+    let namespaced: Vec<&str> = f
+        .objects
+        .iter()
+        .filter_map(|o| o.namespace.as_deref())
+        .collect();
+    namespaced.is_empty() || namespaced.contains(&ns)
+}
+
+fn exit_code(findings: &[Finding], fail_on: FailOn) -> u8 {
+    match fail_on {
+        FailOn::AtLeast(min) if findings.iter().any(|f| f.severity >= min) => EXIT_FINDINGS,
+        _ => EXIT_OK,
+    }
+}
+
+/// Colour only for a terminal, without `--no-color`, `NO_COLOR` or `TERM=dumb`.
+fn use_color(no_color_flag: bool) -> bool {
+    let no_color_env = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+    let dumb = std::env::var("TERM").is_ok_and(|t| t == "dumb");
+    !no_color_flag && !no_color_env && !dumb && std::io::stdout().is_terminal()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::findings::Severity;
+    use crate::snapshot::ObjectRef;
+
+    fn f(sev: Severity, objs: &[ObjectRef]) -> Finding {
+        Finding::new("ARC-STUCK-ARS", sev, "m").objects(objs.iter().cloned())
+    }
+
+    #[test]
+    fn fail_on_threshold_decides_exit_code() {
+        let fs = vec![f(Severity::Medium, &[])];
+        assert_eq!(exit_code(&fs, FailOn::AtLeast(Severity::High)), EXIT_OK);
+        assert_eq!(
+            exit_code(&fs, FailOn::AtLeast(Severity::Medium)),
+            EXIT_FINDINGS
+        );
+        assert_eq!(exit_code(&fs, FailOn::Never), EXIT_OK);
+        assert_eq!(exit_code(&[], FailOn::AtLeast(Severity::Info)), EXIT_OK);
+    }
+
+    #[test]
+    fn namespace_filter_keeps_cluster_level_findings() {
+        let a = ObjectRef::namespaced("AutoscalingRunnerSet", "a", "x");
+        let b = ObjectRef::namespaced("AutoscalingListener", "b", "y");
+        let crb = ObjectRef::cluster("ClusterRoleBinding", "z");
+        assert!(concerns_namespace(
+            &f(Severity::High, &[a.clone(), b.clone()]),
+            "b"
+        ));
+        assert!(!concerns_namespace(&f(Severity::High, &[a]), "b"));
+        assert!(concerns_namespace(&f(Severity::High, &[crb]), "b"));
+        assert!(concerns_namespace(&f(Severity::High, &[]), "b"));
+    }
+}

@@ -1,0 +1,83 @@
+//! Entry point and one module per subcommand. Each subcommand turns its arguments into options,
+//! runs, and returns the exit code; errors become one line on stderr here, and nowhere else.
+
+use std::ffi::OsString;
+use std::process::ExitCode;
+
+use clap::{CommandFactory, FromArgMatches};
+
+use crate::cli::{self, Cli, Command};
+use crate::error::{EXIT_CANNOT_RUN, Failure};
+
+pub mod doctor;
+
+/// Parse arguments, run the subcommand, print errors, and decide the exit code.
+pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
+    install_panic_hook();
+    let args: Vec<OsString> = args.into_iter().collect();
+    let argv0 = args
+        .first()
+        .and_then(|a| a.to_str())
+        .unwrap_or("kubectl-arc")
+        .to_owned();
+    let name = cli::display_name(&argv0);
+    let mut cmd = Cli::command().bin_name(name.clone());
+    let parsed = cmd
+        .try_get_matches_from_mut(args)
+        .and_then(|m| Cli::from_arg_matches(&m));
+    let cli = match parsed {
+        Ok(c) => c,
+        // --help/--version exit 0; usage errors exit 2, as clap decides.
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(u8::try_from(e.exit_code()).unwrap_or(2));
+        }
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("error: cannot start the async runtime: {e}");
+            return ExitCode::from(EXIT_CANNOT_RUN);
+        }
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Doctor(args) => doctor::run(&cli.global, &args).await,
+        }
+    });
+    match result {
+        Ok(code) => code,
+        Err(f) => {
+            eprintln!("error: {f}");
+            if matches!(f, Failure::Usage(_)) {
+                eprintln!("See '{name} --help'.");
+            }
+            f.exit_code()
+        }
+    }
+}
+
+/// A bug must still end with one line and exit 3, not a backtrace (unless RUST_BACKTRACE asks).
+fn install_panic_hook() {
+    if std::env::var_os("RUST_BACKTRACE").is_some() {
+        return;
+    }
+    std::panic::set_hook(Box::new(|info| {
+        let msg = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "unknown panic".to_owned());
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        eprintln!("error: internal error: {msg}{at} (please report this)");
+        std::process::exit(i32::from(EXIT_CANNOT_RUN));
+    }));
+}
