@@ -42,8 +42,10 @@ pub const A_CLEANUP_MANAGER_RB: &str = "actions.github.com/cleanup-manager-role-
 pub const A_CLEANUP_MANAGER_ROLE: &str = "actions.github.com/cleanup-manager-role-name";
 pub const A_CLEANUP_KUBE_RB: &str = "actions.github.com/cleanup-kubernetes-mode-role-binding-name";
 pub const A_CLEANUP_KUBE_ROLE: &str = "actions.github.com/cleanup-kubernetes-mode-role-name";
-pub const A_CLEANUP_KUBE_SA: &str = "actions.github.com/cleanup-kubernetes-mode-service-account-name";
-pub const A_CLEANUP_NO_PERM_SA: &str = "actions.github.com/cleanup-no-permission-service-account-name";
+pub const A_CLEANUP_KUBE_SA: &str =
+    "actions.github.com/cleanup-kubernetes-mode-service-account-name";
+pub const A_CLEANUP_NO_PERM_SA: &str =
+    "actions.github.com/cleanup-no-permission-service-account-name";
 pub const A_HELM_RELEASE: &str = "meta.helm.sh/release-name";
 pub const A_HELM_RELEASE_NS: &str = "meta.helm.sh/release-namespace";
 
@@ -72,7 +74,11 @@ pub struct Version {
 
 impl Version {
     pub const fn new(major: u64, minor: u64, patch: u64) -> Version {
-        Version { major, minor, patch }
+        Version {
+            major,
+            minor,
+            patch,
+        }
     }
 
     pub fn parse(s: &str) -> Option<Version> {
@@ -85,7 +91,11 @@ impl Version {
         if it.next().is_some() {
             return None;
         }
-        Some(Version { major, minor, patch })
+        Some(Version {
+            major,
+            minor,
+            patch,
+        })
     }
 
     pub fn minor_line(self) -> (u64, u64) {
@@ -203,7 +213,10 @@ pub struct Controller {
 impl Controller {
     /// `system:serviceaccount:<ns>:<sa>`.
     pub fn username(&self) -> String {
-        format!("system:serviceaccount:{}:{}", self.namespace, self.service_account)
+        format!(
+            "system:serviceaccount:{}:{}",
+            self.namespace, self.service_account
+        )
     }
 
     /// Does this controller reconcile objects in `ns`?
@@ -233,7 +246,10 @@ pub fn arg_value<'a>(args: &'a [String], flag: &str) -> Option<&'a str> {
                 return Some(v);
             }
             if rest.is_empty() {
-                return it.next().map(String::as_str).filter(|v| !v.starts_with('-'));
+                return it
+                    .next()
+                    .map(String::as_str)
+                    .filter(|v| !v.starts_with('-'));
             }
         }
     }
@@ -251,7 +267,12 @@ pub fn containers(obj: &Object) -> &[serde_json::Value] {
 
 fn strings(v: &serde_json::Value) -> Vec<String> {
     v.as_array()
-        .map(|a| a.iter().filter_map(|s| s.as_str()).map(str::to_owned).collect())
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str())
+                .map(str::to_owned)
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -261,7 +282,10 @@ pub fn controller_generation(dep: &Object) -> Option<Generation> {
     let cs = containers(dep);
     let any_arg = |needle: &str| {
         cs.iter().any(|c| {
-            strings(&c["args"]).iter().chain(strings(&c["command"]).iter()).any(|a| a == needle)
+            strings(&c["args"])
+                .iter()
+                .chain(strings(&c["command"]).iter())
+                .any(|a| a == needle)
         })
     };
     let image_ends = |suffix: &str| {
@@ -275,8 +299,10 @@ pub fn controller_generation(dep: &Object) -> Option<Generation> {
             repo.ends_with(suffix)
         })
     };
-    if matches!(part_of, Some("gha-rs-controller" | "gha-runner-scale-set-controller"))
-        || any_arg("--auto-scaling-runner-set-only")
+    if matches!(
+        part_of,
+        Some("gha-rs-controller" | "gha-runner-scale-set-controller")
+    ) || any_arg("--auto-scaling-runner-set-only")
         || image_ends("gha-runner-scale-set-controller")
     {
         return Some(Generation::Gha);
@@ -292,7 +318,9 @@ pub fn controller_generation(dep: &Object) -> Option<Generation> {
 /// The manager container (named `manager`, else the first).
 fn manager_container(dep: &Object) -> Option<&serde_json::Value> {
     let cs = containers(dep);
-    cs.iter().find(|c| c["name"] == "manager").or_else(|| cs.first())
+    cs.iter()
+        .find(|c| c["name"] == "manager")
+        .or_else(|| cs.first())
 }
 
 fn image_tag(image: &str) -> Option<&str> {
@@ -349,7 +377,10 @@ pub fn pod_problems(pod: &Object) -> Vec<String> {
 fn build_controller(snap: &Snapshot, dep: &Object, generation: Generation) -> Controller {
     let mgr = manager_container(dep);
     let args: Vec<String> = mgr.map(|c| strings(&c["args"])).unwrap_or_default();
-    let image = mgr.and_then(|c| c["image"].as_str()).unwrap_or("").to_owned();
+    let image = mgr
+        .and_then(|c| c["image"].as_str())
+        .unwrap_or("")
+        .to_owned();
     let version = dep
         .meta
         .label(L_VERSION)
@@ -361,10 +392,15 @@ fn build_controller(snap: &Snapshot, dep: &Object, generation: Generation) -> Co
             .filter(|w| !w.is_empty())
             .map(str::to_owned)
             .or_else(|| dep.meta.label(L_CTRL_WATCH_NS).map(str::to_owned))
-            .map_or(ControllerScope::ClusterWide, ControllerScope::SingleNamespace),
+            .map_or(
+                ControllerScope::ClusterWide,
+                ControllerScope::SingleNamespace,
+            ),
         Generation::Legacy => arg_value(&args, "--watch-namespace")
             .filter(|w| !w.is_empty())
-            .map_or(ControllerScope::ClusterWide, |w| ControllerScope::SingleNamespace(w.to_owned())),
+            .map_or(ControllerScope::ClusterWide, |w| {
+                ControllerScope::SingleNamespace(w.to_owned())
+            }),
     };
     let service_account = dep
         .str("/spec/template/spec/serviceAccountName")
@@ -416,11 +452,15 @@ impl Model {
     }
 
     pub fn gha(&self) -> impl Iterator<Item = &Controller> {
-        self.controllers.iter().filter(|c| c.generation == Generation::Gha)
+        self.controllers
+            .iter()
+            .filter(|c| c.generation == Generation::Gha)
     }
 
     pub fn legacy(&self) -> impl Iterator<Item = &Controller> {
-        self.controllers.iter().filter(|c| c.generation == Generation::Legacy)
+        self.controllers
+            .iter()
+            .filter(|c| c.generation == Generation::Legacy)
     }
 
     /// LIVE gha controllers for namespace `ns` (arc-domain §4.0): healthy and covering it.
@@ -430,15 +470,21 @@ impl Model {
 
     /// The namespaces where live gha controllers run (where their listeners belong).
     pub fn live_controller_namespaces(&self) -> Vec<&str> {
-        let mut v: Vec<&str> =
-            self.gha().filter(|c| c.healthy).map(|c| c.namespace.as_str()).collect();
+        let mut v: Vec<&str> = self
+            .gha()
+            .filter(|c| c.healthy)
+            .map(|c| c.namespace.as_str())
+            .collect();
         v.sort_unstable();
         v.dedup();
         v
     }
 
     /// The controller whose namespace is `ns`, if any (live or not).
-    pub fn gha_in_namespace<'a>(&'a self, ns: &'a str) -> impl Iterator<Item = &'a Controller> + 'a {
+    pub fn gha_in_namespace<'a>(
+        &'a self,
+        ns: &'a str,
+    ) -> impl Iterator<Item = &'a Controller> + 'a {
         self.gha().filter(move |c| c.namespace == ns)
     }
 }
@@ -485,7 +531,9 @@ pub fn listener_target(al: &Object) -> Option<(&str, &str)> {
 
 /// The `runner-scale-set-id` annotation of an ARS, if numeric.
 pub fn scale_set_id(ars: &Object) -> Option<i64> {
-    ars.meta.annotation(A_SCALE_SET_ID).and_then(|v| v.trim().parse().ok())
+    ars.meta
+        .annotation(A_SCALE_SET_ID)
+        .and_then(|v| v.trim().parse().ok())
 }
 
 /// GitHub config secret name referenced by an ARC object of any kind, and whether it is a vault
@@ -496,13 +544,22 @@ pub fn github_config_secret(obj: &Object) -> Option<(&str, bool)> {
             obj.str("/spec/ephemeralRunnerSpec/githubConfigSecret"),
             obj.str("/spec/ephemeralRunnerSpec/vaultConfig/type"),
         ),
-        _ => (obj.str("/spec/githubConfigSecret"), obj.str("/spec/vaultConfig/type")),
+        _ => (
+            obj.str("/spec/githubConfigSecret"),
+            obj.str("/spec/vaultConfig/type"),
+        ),
     };
     secret.map(|s| (s, vault.is_some()))
 }
 
 /// Access question helper: `verb resource` in `namespace` for a user.
-pub fn question(user: &str, verb: &str, group: &str, resource: &str, namespace: &str) -> AccessQuestion {
+pub fn question(
+    user: &str,
+    verb: &str,
+    group: &str,
+    resource: &str,
+    namespace: &str,
+) -> AccessQuestion {
     AccessQuestion {
         user: user.to_owned(),
         verb: verb.to_owned(),
@@ -551,14 +608,39 @@ mod tests {
         ] {
             assert_eq!(&fnv_hash_string(ns)[..8], h, "{ns}");
         }
-        let a = ars("arc-runner-set", "arc-runners", "", "https://github.com/acme");
-        assert_eq!(listener_name(&a, ListenerNaming::New), "arc-runner-set-85f786b5-listener");
-        assert_eq!(listener_name(&a, ListenerNaming::Old), "arc-runner-set-754b578d-listener");
+        let a = ars(
+            "arc-runner-set",
+            "arc-runners",
+            "",
+            "https://github.com/acme",
+        );
+        assert_eq!(
+            listener_name(&a, ListenerNaming::New),
+            "arc-runner-set-85f786b5-listener"
+        );
+        assert_eq!(
+            listener_name(&a, ListenerNaming::Old),
+            "arc-runner-set-754b578d-listener"
+        );
         let b = ars("linux-x64", "ci-runners", "", "https://github.com/acme");
-        assert_eq!(listener_name(&b, ListenerNaming::New), "linux-x64-78c496b6-listener");
-        assert_eq!(listener_name(&b, ListenerNaming::Old), "linux-x64-6c8dfdf9-listener");
-        let c = ars("linux-x64", "ci-runners", "platform", "https://github.com/acme");
-        assert_eq!(listener_name(&c, ListenerNaming::New), "linux-x64-6445b74c-listener");
+        assert_eq!(
+            listener_name(&b, ListenerNaming::New),
+            "linux-x64-78c496b6-listener"
+        );
+        assert_eq!(
+            listener_name(&b, ListenerNaming::Old),
+            "linux-x64-6c8dfdf9-listener"
+        );
+        let c = ars(
+            "linux-x64",
+            "ci-runners",
+            "platform",
+            "https://github.com/acme",
+        );
+        assert_eq!(
+            listener_name(&c, ListenerNaming::New),
+            "linux-x64-6445b74c-listener"
+        );
     }
 
     #[test]
@@ -569,13 +651,17 @@ mod tests {
         assert_eq!(Version::parse("NA"), None);
         assert_eq!(Version::parse("canary-abc"), None);
         assert!(Version::new(0, 13, 0) < NEW_LISTENER_NAMING);
-        assert_eq!(ListenerNaming::for_version(Version::parse("0.13.1")), ListenerNaming::New);
+        assert_eq!(
+            ListenerNaming::for_version(Version::parse("0.13.1")),
+            ListenerNaming::New
+        );
     }
 
     #[test]
     fn args_are_read_in_both_forms() {
-        let args: Vec<String> =
-            ["--a=1", "--watch-single-namespace", "team-a", "--x"].map(String::from).to_vec();
+        let args: Vec<String> = ["--a=1", "--watch-single-namespace", "team-a", "--x"]
+            .map(String::from)
+            .to_vec();
         assert_eq!(arg_value(&args, "--a"), Some("1"));
         assert_eq!(arg_value(&args, "--watch-single-namespace"), Some("team-a"));
         assert_eq!(arg_value(&args, "--x"), None);
@@ -592,21 +678,40 @@ mod tests {
             )
         };
         assert_eq!(
-            controller_generation(&dep(json!({"app.kubernetes.io/part-of":"gha-runner-scale-set-controller"}), "x", json!([]))),
+            controller_generation(&dep(
+                json!({"app.kubernetes.io/part-of":"gha-runner-scale-set-controller"}),
+                "x",
+                json!([])
+            )),
             Some(Generation::Gha)
         );
         assert_eq!(
-            controller_generation(&dep(json!({}), "my.registry/arc:1", json!(["--auto-scaling-runner-set-only"]))),
+            controller_generation(&dep(
+                json!({}),
+                "my.registry/arc:1",
+                json!(["--auto-scaling-runner-set-only"])
+            )),
             Some(Generation::Gha)
         );
         assert_eq!(
-            controller_generation(&dep(json!({}), "ghcr.io/actions/gha-runner-scale-set-controller:0.14.2", json!([]))),
+            controller_generation(&dep(
+                json!({}),
+                "ghcr.io/actions/gha-runner-scale-set-controller:0.14.2",
+                json!([])
+            )),
             Some(Generation::Gha)
         );
         assert_eq!(
-            controller_generation(&dep(json!({}), "summerwind/actions-runner-controller:v0.27.6", json!(["--sync-period=1m"]))),
+            controller_generation(&dep(
+                json!({}),
+                "summerwind/actions-runner-controller:v0.27.6",
+                json!(["--sync-period=1m"])
+            )),
             Some(Generation::Legacy)
         );
-        assert_eq!(controller_generation(&dep(json!({}), "nginx:1", json!([]))), None);
+        assert_eq!(
+            controller_generation(&dep(json!({}), "nginx:1", json!([]))),
+            None
+        );
     }
 }

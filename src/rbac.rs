@@ -36,12 +36,20 @@ fn subject_matches(s: &Value, user: &str, groups: &[String]) -> bool {
 }
 
 fn list_has(v: &Value, want: &str) -> bool {
-    v.as_array()
-        .is_some_and(|a| a.iter().any(|x| x.as_str().is_some_and(|x| x == "*" || x == want)))
+    v.as_array().is_some_and(|a| {
+        a.iter()
+            .any(|x| x.as_str().is_some_and(|x| x == "*" || x == want))
+    })
 }
 
 /// Does one PolicyRule allow the request?
-pub fn rule_allows(rule: &Value, verb: &str, group: &str, resource: &str, name: Option<&str>) -> bool {
+pub fn rule_allows(
+    rule: &Value,
+    verb: &str,
+    group: &str,
+    resource: &str,
+    name: Option<&str>,
+) -> bool {
     if !list_has(&rule["verbs"], verb) || !list_has(&rule["apiGroups"], group) {
         return false;
     }
@@ -49,8 +57,13 @@ pub fn rule_allows(rule: &Value, verb: &str, group: &str, resource: &str, name: 
         rs.iter().filter_map(Value::as_str).any(|r| {
             r == "*"
                 || r == resource
-                || (resource.contains('/') && r.strip_suffix("/*").is_some_and(|base| resource.starts_with(&format!("{base}/"))))
-                || (r.starts_with("*/") && resource.split_once('/').is_some_and(|(_, sub)| Some(sub) == r.strip_prefix("*/")))
+                || (resource.contains('/')
+                    && r.strip_suffix("/*")
+                        .is_some_and(|base| resource.starts_with(&format!("{base}/"))))
+                || (r.starts_with("*/")
+                    && resource
+                        .split_once('/')
+                        .is_some_and(|(_, sub)| Some(sub) == r.strip_prefix("*/")))
         })
     });
     if !resource_ok {
@@ -95,17 +108,29 @@ pub struct Attrs<'a> {
 /// Evaluate a request for `user` (with `groups`).
 /// `Some(true)` allowed; `Some(false)` denied with full visibility; `None` unknown.
 pub fn allows(snap: &Snapshot, user: &str, groups: &[String], a: Attrs<'_>) -> Option<bool> {
-    let Attrs { verb, group, resource, namespace, name } = a;
+    let Attrs {
+        verb,
+        group,
+        resource,
+        namespace,
+        name,
+    } = a;
     if groups.iter().any(|g| g == "system:masters") {
         return Some(true);
     }
     let mut unknown = false;
     let mut check = |binding: &Object| -> bool {
-        if !binding.array("/subjects").iter().any(|s| subject_matches(s, user, groups)) {
+        if !binding
+            .array("/subjects")
+            .iter()
+            .any(|s| subject_matches(s, user, groups))
+        {
             return false;
         }
         match role_rules(snap, binding) {
-            Some(rules) => rules.iter().any(|r| rule_allows(r, verb, group, resource, name)),
+            Some(rules) => rules
+                .iter()
+                .any(|r| rule_allows(r, verb, group, resource, name)),
             None => {
                 unknown = true;
                 false
@@ -120,7 +145,11 @@ pub fn allows(snap: &Snapshot, user: &str, groups: &[String], a: Attrs<'_>) -> O
     }
     let visible = snap.cluster_role_bindings.scope.covers(None)
         && (namespace.is_empty() || snap.role_bindings.scope.covers(Some(namespace)));
-    if unknown || !visible { None } else { Some(false) }
+    if unknown || !visible {
+        None
+    } else {
+        Some(false)
+    }
 }
 
 #[cfg(test)]
@@ -165,21 +194,127 @@ mod tests {
         let s = snap();
         let u = "system:serviceaccount:c:ctrl";
         let g = service_account_groups(u);
-        assert_eq!(allows(&s, u, &g, Attrs { verb: "get", group: "", resource: "secrets", namespace: "r", name: None }), Some(true));
-        assert_eq!(allows(&s, u, &g, Attrs { verb: "get", group: "", resource: "secrets", namespace: "other", name: None }), Some(false));
-        assert_eq!(allows(&s, u, &g, Attrs { verb: "delete", group: "", resource: "secrets", namespace: "r", name: None }), Some(false));
-        assert_eq!(allows(&s, u, &g, Attrs { verb: "get", group: "", resource: "pods/log", namespace: "x", name: None }), Some(true));
-        assert_eq!(allows(&s, u, &g, Attrs { verb: "get", group: "", resource: "pods", namespace: "x", name: None }), Some(false));
         assert_eq!(
-            allows(&s, u, &g, Attrs { verb: "patch", group: "actions.github.com", resource: "ephemeralrunnersets", namespace: "r", name: Some("e1") }),
+            allows(
+                &s,
+                u,
+                &g,
+                Attrs {
+                    verb: "get",
+                    group: "",
+                    resource: "secrets",
+                    namespace: "r",
+                    name: None
+                }
+            ),
             Some(true)
         );
         assert_eq!(
-            allows(&s, u, &g, Attrs { verb: "patch", group: "actions.github.com", resource: "ephemeralrunnersets", namespace: "r", name: Some("e2") }),
+            allows(
+                &s,
+                u,
+                &g,
+                Attrs {
+                    verb: "get",
+                    group: "",
+                    resource: "secrets",
+                    namespace: "other",
+                    name: None
+                }
+            ),
+            Some(false)
+        );
+        assert_eq!(
+            allows(
+                &s,
+                u,
+                &g,
+                Attrs {
+                    verb: "delete",
+                    group: "",
+                    resource: "secrets",
+                    namespace: "r",
+                    name: None
+                }
+            ),
+            Some(false)
+        );
+        assert_eq!(
+            allows(
+                &s,
+                u,
+                &g,
+                Attrs {
+                    verb: "get",
+                    group: "",
+                    resource: "pods/log",
+                    namespace: "x",
+                    name: None
+                }
+            ),
+            Some(true)
+        );
+        assert_eq!(
+            allows(
+                &s,
+                u,
+                &g,
+                Attrs {
+                    verb: "get",
+                    group: "",
+                    resource: "pods",
+                    namespace: "x",
+                    name: None
+                }
+            ),
+            Some(false)
+        );
+        assert_eq!(
+            allows(
+                &s,
+                u,
+                &g,
+                Attrs {
+                    verb: "patch",
+                    group: "actions.github.com",
+                    resource: "ephemeralrunnersets",
+                    namespace: "r",
+                    name: Some("e1")
+                }
+            ),
+            Some(true)
+        );
+        assert_eq!(
+            allows(
+                &s,
+                u,
+                &g,
+                Attrs {
+                    verb: "patch",
+                    group: "actions.github.com",
+                    resource: "ephemeralrunnersets",
+                    namespace: "r",
+                    name: Some("e2")
+                }
+            ),
             Some(false)
         );
         let other = "system:serviceaccount:d:ctrl";
-        assert_eq!(allows(&s, other, &service_account_groups(other), Attrs { verb: "get", group: "", resource: "secrets", namespace: "r", name: None }), Some(false));
+        assert_eq!(
+            allows(
+                &s,
+                other,
+                &service_account_groups(other),
+                Attrs {
+                    verb: "get",
+                    group: "",
+                    resource: "secrets",
+                    namespace: "r",
+                    name: None
+                }
+            ),
+            Some(false)
+        );
     }
 
     #[test]
@@ -188,6 +323,20 @@ mod tests {
         s.role_bindings.scope = crate::snapshot::Scope::None;
         let u = "system:serviceaccount:c:ctrl";
         // The namespaced binding that would grant it is invisible: unknown, not denied.
-        assert_eq!(allows(&s, u, &service_account_groups(u), Attrs { verb: "delete", group: "", resource: "secrets", namespace: "r", name: None }), None);
+        assert_eq!(
+            allows(
+                &s,
+                u,
+                &service_account_groups(u),
+                Attrs {
+                    verb: "delete",
+                    group: "",
+                    resource: "secrets",
+                    namespace: "r",
+                    name: None
+                }
+            ),
+            None
+        );
     }
 }

@@ -57,7 +57,12 @@ impl Meta {
         let finalizers = metadata
             .get("finalizers")
             .and_then(Value::as_array)
-            .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
             .unwrap_or_default();
         let owner_references = metadata
             .get("ownerReferences")
@@ -69,7 +74,10 @@ impl Meta {
                         kind: str_of(o, "kind"),
                         name: str_of(o, "name"),
                         uid: str_of(o, "uid"),
-                        controller: o.get("controller").and_then(Value::as_bool).unwrap_or(false),
+                        controller: o
+                            .get("controller")
+                            .and_then(Value::as_bool)
+                            .unwrap_or(false),
                     })
                     .collect()
             })
@@ -127,7 +135,10 @@ impl Meta {
 }
 
 fn str_of(v: &Value, k: &str) -> String {
-    v.get(k).and_then(Value::as_str).unwrap_or_default().to_owned()
+    v.get(k)
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// A reference to an object (which may not exist), as findings and plans name them.
@@ -205,7 +216,9 @@ impl Object {
 
     /// A non-empty string at a JSON pointer.
     pub fn str(&self, pointer: &str) -> Option<&str> {
-        self.at(pointer).and_then(Value::as_str).filter(|s| !s.is_empty())
+        self.at(pointer)
+            .and_then(Value::as_str)
+            .filter(|s| !s.is_empty())
     }
 
     pub fn i64(&self, pointer: &str) -> Option<i64> {
@@ -309,7 +322,9 @@ impl Collection {
     }
 
     pub fn in_namespace<'a>(&'a self, ns: &'a str) -> impl Iterator<Item = &'a Object> + 'a {
-        self.items.iter().filter(move |o| o.meta.namespace.as_deref() == Some(ns))
+        self.items
+            .iter()
+            .filter(move |o| o.meta.namespace.as_deref() == Some(ns))
     }
 }
 
@@ -425,9 +440,8 @@ impl Snapshot {
 
     /// Is the namespace Terminating (phase or deletionTimestamp)?
     pub fn namespace_terminating(&self, ns: &str) -> bool {
-        self.namespace(ns).is_some_and(|n| {
-            n.meta.is_deleting() || n.str("/status/phase") == Some("Terminating")
-        })
+        self.namespace(ns)
+            .is_some_and(|n| n.meta.is_deleting() || n.str("/status/phase") == Some("Terminating"))
     }
 
     /// The answer to an access question, if one was collected.
@@ -436,8 +450,14 @@ impl Snapshot {
     }
 
     /// Logs of one pod (all containers).
-    pub fn logs_of<'a>(&'a self, ns: &'a str, pod: &'a str) -> impl Iterator<Item = &'a PodLog> + 'a {
-        self.logs.iter().filter(move |l| l.namespace == ns && l.pod == pod)
+    pub fn logs_of<'a>(
+        &'a self,
+        ns: &'a str,
+        pod: &'a str,
+    ) -> impl Iterator<Item = &'a PodLog> + 'a {
+        self.logs
+            .iter()
+            .filter(move |l| l.namespace == ns && l.pod == pod)
     }
 
     /// Every collection with its kind name, for generic scans (e.g. "anything with finalizer X").
@@ -465,7 +485,10 @@ impl Snapshot {
             ("RunnerDeployment", &self.runner_deployments),
             ("RunnerReplicaSet", &self.runner_replica_sets),
             ("RunnerSet", &self.runner_sets),
-            ("HorizontalRunnerAutoscaler", &self.horizontal_runner_autoscalers),
+            (
+                "HorizontalRunnerAutoscaler",
+                &self.horizontal_runner_autoscalers,
+            ),
             ("MutatingWebhookConfiguration", &self.mutating_webhooks),
             ("ValidatingWebhookConfiguration", &self.validating_webhooks),
         ]
@@ -514,7 +537,9 @@ impl Snapshot {
 
     /// Any collected object with this UID (owner resolution).
     pub fn by_uid(&self, uid: &str) -> Option<&Object> {
-        self.collections().into_iter().find_map(|(_, c)| c.by_uid(uid))
+        self.collections()
+            .into_iter()
+            .find_map(|(_, c)| c.by_uid(uid))
     }
 }
 
@@ -539,7 +564,10 @@ mod tests {
     fn lookup_distinguishes_missing_from_unknown() {
         let mut c = Collection::new(
             Scope::Namespaces(["a".to_owned()].into()),
-            vec![Object::from_json("Secret", json!({"metadata":{"name":"x","namespace":"a"}}))],
+            vec![Object::from_json(
+                "Secret",
+                json!({"metadata":{"name":"x","namespace":"a"}}),
+            )],
         );
         assert!(matches!(c.get(Some("a"), "x"), Lookup::Found(_)));
         assert_eq!(c.get(Some("a"), "y"), Lookup::Missing);

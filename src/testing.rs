@@ -46,7 +46,12 @@ pub fn snapshot_from_docs(docs: impl IntoIterator<Item = Value>) -> Snapshot {
                         namespace: s["namespace"].as_str().unwrap_or("").to_owned(),
                         pod: s["pod"].as_str().unwrap_or("").to_owned(),
                         container: s["container"].as_str().unwrap_or("").to_owned(),
-                        lines: s["text"].as_str().unwrap_or("").lines().map(str::to_owned).collect(),
+                        lines: s["text"]
+                            .as_str()
+                            .unwrap_or("")
+                            .lines()
+                            .map(str::to_owned)
+                            .collect(),
                     });
                 }
                 "Clock" => snap.now = d["spec"]["now"].as_str().map(str::to_owned),
@@ -67,7 +72,11 @@ pub fn snapshot_from_docs(docs: impl IntoIterator<Item = Value>) -> Snapshot {
 }
 
 fn all_kinds() -> Vec<&'static str> {
-    Snapshot::default().collections().iter().map(|(k, _)| *k).collect()
+    Snapshot::default()
+        .collections()
+        .iter()
+        .map(|(k, _)| *k)
+        .collect()
 }
 
 /// The snapshot of scenario `id` (e.g. `"S1"`), as an admin would collect it.
@@ -90,7 +99,12 @@ pub fn remove(snap: &mut Snapshot, pred: impl Fn(&Object) -> bool) {
 }
 
 /// Find a mutable object by kind/namespace/name (panics when absent: tests only).
-pub fn get_mut<'a>(snap: &'a mut Snapshot, kind: &str, ns: Option<&str>, name: &str) -> &'a mut Object {
+pub fn get_mut<'a>(
+    snap: &'a mut Snapshot,
+    kind: &str,
+    ns: Option<&str>,
+    name: &str,
+) -> &'a mut Object {
     let c: &mut Collection = snap.collection_mut(kind).expect("known kind");
     c.items
         .iter_mut()

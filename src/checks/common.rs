@@ -44,7 +44,14 @@ pub fn secret<'a>(ctx: &Ctx<'a>, ns: &str, name: &str) -> RefState<'a> {
 /// Is `user` (a ServiceAccount username) allowed `verb group/resource` in `ns`?
 /// Uses a collected SubjectAccessReview answer when there is one, else evaluates the collected
 /// bindings offline. `None` = unknown.
-pub fn can(ctx: &Ctx, user: &str, verb: &str, group: &str, resource: &str, ns: &str) -> Option<bool> {
+pub fn can(
+    ctx: &Ctx,
+    user: &str,
+    verb: &str,
+    group: &str,
+    resource: &str,
+    ns: &str,
+) -> Option<bool> {
     let q = model::question(user, verb, group, resource, ns);
     if let Some(a) = ctx.snap.access(&q) {
         return Some(a.allowed);
@@ -53,7 +60,13 @@ pub fn can(ctx: &Ctx, user: &str, verb: &str, group: &str, resource: &str, ns: &
         ctx.snap,
         user,
         &rbac::service_account_groups(user),
-        Attrs { verb, group, resource, namespace: ns, name: None },
+        Attrs {
+            verb,
+            group,
+            resource,
+            namespace: ns,
+            name: None,
+        },
     )
 }
 
@@ -82,10 +95,18 @@ pub fn needs(path: CleanupPath, ns: &str, controller: &Controller, obj: &Object)
                 n("patch", "rbac.authorization.k8s.io", "roles", ns),
                 n("patch", "", "serviceaccounts", ns),
                 n("patch", "", "secrets", ns),
-                n("delete", "actions.github.com", "autoscalinglisteners", &controller.namespace),
+                n(
+                    "delete",
+                    "actions.github.com",
+                    "autoscalinglisteners",
+                    &controller.namespace,
+                ),
                 n("delete", "actions.github.com", "ephemeralrunnersets", ns),
             ];
-            if obj.at("/spec/githubServerTLS/certificateFrom/configMapKeyRef").is_some() {
+            if obj
+                .at("/spec/githubServerTLS/certificateFrom/configMapKeyRef")
+                .is_some()
+            {
                 v.push(n("get", "", "configmaps", ns));
             }
             v
@@ -164,7 +185,11 @@ impl Assessment<'_> {
 
     /// "because …" text for messages.
     pub fn reason(&self) -> String {
-        self.blockers.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
+        self.blockers
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join("; ")
     }
 }
 
@@ -184,7 +209,11 @@ fn needs_github(path: CleanupPath, obj: &Object) -> bool {
 /// Assess whether a live controller can process `obj`'s finalizers along `path`.
 pub fn assess<'c>(ctx: &'c Ctx<'_>, obj: &Object, path: CleanupPath) -> Assessment<'c> {
     let ns = obj.meta.ns();
-    let mut a = Assessment { controller: None, blockers: Vec::new(), unknown: Vec::new() };
+    let mut a = Assessment {
+        controller: None,
+        blockers: Vec::new(),
+        unknown: Vec::new(),
+    };
     let gha: Vec<&Controller> = ctx.model.gha().collect();
     if gha.is_empty() {
         a.blockers.push(Blocker::NoController);
@@ -196,8 +225,12 @@ pub fn assess<'c>(ctx: &'c Ctx<'_>, obj: &Object, path: CleanupPath) -> Assessme
         return a;
     }
     let Some(c) = covering.iter().copied().find(|c| c.healthy) else {
-        let why = covering.iter().flat_map(|c| c.problems.iter().cloned()).collect::<Vec<_>>();
-        a.blockers.push(Blocker::ControllerUnhealthy(why.join(", ")));
+        let why = covering
+            .iter()
+            .flat_map(|c| c.problems.iter().cloned())
+            .collect::<Vec<_>>();
+        a.blockers
+            .push(Blocker::ControllerUnhealthy(why.join(", ")));
         return a;
     };
     a.controller = Some(c);
@@ -221,7 +254,10 @@ pub fn assess<'c>(ctx: &'c Ctx<'_>, obj: &Object, path: CleanupPath) -> Assessme
         && let Some((name, false)) = model::github_config_secret(obj)
         && secret(ctx, ns, name) == RefState::Missing
     {
-        a.blockers.push(Blocker::SecretMissing { namespace: ns.to_owned(), name: name.to_owned() });
+        a.blockers.push(Blocker::SecretMissing {
+            namespace: ns.to_owned(),
+            name: name.to_owned(),
+        });
     }
     a
 }
@@ -235,10 +271,17 @@ mod tests {
     fn b0_deletions_would_be_processable() {
         let snap = testing::scenario("B0");
         let ctx = Ctx::new(&snap);
-        let ars = snap.autoscaling_runner_sets.iter().next().expect("B0 has an ARS");
+        let ars = snap
+            .autoscaling_runner_sets
+            .iter()
+            .next()
+            .expect("B0 has an ARS");
         let a = assess(&ctx, ars, CleanupPath::Ars);
         assert!(a.processable(), "{}", a.reason());
-        assert_eq!(a.controller.map(|c| c.namespace.as_str()), Some("arc-systems"));
+        assert_eq!(
+            a.controller.map(|c| c.namespace.as_str()),
+            Some("arc-systems")
+        );
     }
 
     #[test]
@@ -250,8 +293,18 @@ mod tests {
             .iter()
             .find(|l| l.meta.ns() == "arc-systems")
             .expect("S1 keeps the old listener");
-        let a = assess(&ctx, old_al, CleanupPath::Listener { ars_namespace: Some("arc-runners") });
+        let a = assess(
+            &ctx,
+            old_al,
+            CleanupPath::Listener {
+                ars_namespace: Some("arc-runners"),
+            },
+        );
         assert!(!a.processable());
-        assert!(matches!(a.blockers[0], Blocker::Forbidden { .. }), "{:?}", a.blockers);
+        assert!(
+            matches!(a.blockers[0], Blocker::Forbidden { .. }),
+            "{:?}",
+            a.blockers
+        );
     }
 }
