@@ -331,6 +331,33 @@ fn image_tag(image: &str) -> Option<&str> {
     }
 }
 
+/// A tag that names a build: semver, `dev`, or `canary-*` (not `latest`, not a digest).
+fn is_version_like(tag: &str) -> bool {
+    Version::parse(tag).is_some() || tag == "dev" || tag.starts_with("canary-")
+}
+
+/// The `"version"` every controller log line carries (the binary's build version), from the
+/// newest line of any of the Deployment's pods that has one.
+fn log_version(snap: &Snapshot, dep: &Object) -> Option<String> {
+    pods_of(snap, dep)
+        .flat_map(|p| snap.logs_of(p.meta.ns(), &p.meta.name))
+        .flat_map(|l| l.lines.iter().rev())
+        .find_map(|line| json_string_field(line, "version"))
+}
+
+/// The string value of `"key": "…"` inside a log line's JSON part, without a full parse.
+fn json_string_field(line: &str, key: &str) -> Option<String> {
+    let needle = format!("\"{key}\"");
+    let at = line.find(&needle)? + needle.len();
+    let rest = line[at..]
+        .trim_start()
+        .strip_prefix(':')?
+        .trim_start()
+        .strip_prefix('"')?;
+    let end = rest.find('"')?;
+    Some(rest[..end].to_owned()).filter(|v| !v.is_empty())
+}
+
 /// Pods that belong to a Deployment (via ReplicaSet owner names, falling back to labels).
 pub fn pods_of<'a>(snap: &'a Snapshot, dep: &'a Object) -> impl Iterator<Item = &'a Object> + 'a {
     let ns = dep.meta.ns();
@@ -348,8 +375,9 @@ pub fn pod_problems(pod: &Object) -> Vec<String> {
     let mut out = Vec::new();
     for cs in pod.array("/status/containerStatuses") {
         let name = cs["name"].as_str().unwrap_or("?");
-        if let Some(reason) = cs.pointer("/state/waiting/reason").and_then(|r| r.as_str()) {
-            if matches!(
+        let waiting = cs.pointer("/state/waiting/reason").and_then(|r| r.as_str());
+        if let Some(reason) = waiting
+            && matches!(
                 reason,
                 "CrashLoopBackOff"
                     | "ImagePullBackOff"
@@ -357,18 +385,18 @@ pub fn pod_problems(pod: &Object) -> Vec<String> {
                     | "CreateContainerConfigError"
                     | "InvalidImageName"
                     | "RunContainerError"
-            ) {
-                let msg = cs
-                    .pointer("/lastState/terminated/message")
-                    .or_else(|| cs.pointer("/state/waiting/message"))
-                    .and_then(|m| m.as_str())
-                    .unwrap_or("");
-                out.push(if msg.is_empty() {
-                    format!("container {name}: {reason}")
-                } else {
-                    format!("container {name}: {reason}: {}", msg.trim())
-                });
-            }
+            )
+        {
+            let msg = cs
+                .pointer("/lastState/terminated/message")
+                .or_else(|| cs.pointer("/state/waiting/message"))
+                .and_then(|m| m.as_str())
+                .unwrap_or("");
+            out.push(if msg.is_empty() {
+                format!("container {name}: {reason}")
+            } else {
+                format!("container {name}: {reason}: {}", msg.trim())
+            });
         }
     }
     out
@@ -381,11 +409,15 @@ fn build_controller(snap: &Snapshot, dep: &Object, generation: Generation) -> Co
         .and_then(|c| c["image"].as_str())
         .unwrap_or("")
         .to_owned();
-    let version = dep
-        .meta
-        .label(L_VERSION)
-        .map(str::to_owned)
-        .or_else(|| image_tag(&image).map(str::to_owned));
+    // The build version decides the controller's own version check: prefer what the binary logs,
+    // then a version-like image tag, then the chart's label (which a rebuilt image can contradict).
+    let version = log_version(snap, dep)
+        .or_else(|| {
+            image_tag(&image)
+                .filter(|t| is_version_like(t))
+                .map(str::to_owned)
+        })
+        .or_else(|| dep.meta.label(L_VERSION).map(str::to_owned));
     let parsed_version = version.as_deref().and_then(Version::parse);
     let scope = match generation {
         Generation::Gha => arg_value(&args, "--watch-single-namespace")
@@ -655,6 +687,24 @@ mod tests {
             ListenerNaming::for_version(Version::parse("0.13.1")),
             ListenerNaming::New
         );
+    }
+
+    #[test]
+    fn build_version_comes_from_logs_then_tag_then_label() {
+        assert_eq!(
+            json_string_field(
+                "t\tINFO\tapp\tstarting manager\t{\"version\": \"NA\"}",
+                "version"
+            ),
+            Some("NA".to_owned())
+        );
+        assert_eq!(json_string_field("{\"versions\":\"x\"}", "version"), None);
+        assert!(
+            is_version_like("0.14.2")
+                && is_version_like("canary-2ee6b3b8")
+                && is_version_like("dev")
+        );
+        assert!(!is_version_like("latest"));
     }
 
     #[test]

@@ -234,7 +234,7 @@ async fn list_one(
         .list(&k.path(ns), sel, k.metadata_only, o.page_size)
         .await?;
     Ok(match k.keep {
-        Some(keep) => items.into_iter().filter(|v| keep(v)).collect(),
+        Some(keep) => items.into_iter().filter(keep).collect(),
         None => items,
     })
 }

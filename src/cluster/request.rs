@@ -64,7 +64,7 @@ impl ApiError {
                 let retry_after = s
                     .details
                     .as_ref()
-                    .and_then(|d| u64::try_from(d.retry_after_seconds).ok())
+                    .map(|d| u64::from(d.retry_after_seconds))
                     .filter(|s| *s > 0)
                     .map(Duration::from_secs);
                 let message = if s.message.is_empty() {

@@ -34,7 +34,7 @@ pub async fn run(g: &GlobalArgs, args: &DoctorArgs) -> Result<ExitCode, Failure>
     }
     let snap = cluster::collect(&cluster, &options).await;
     let mut findings = checks::run(&snap);
-    // TODO(logscan): crate::logscan::attach_evidence(&mut findings, &snap);
+    crate::logscan::attach_evidence(&mut findings, &snap);
     if let Some(ns) = &only_ns {
         findings.retain(|f| concerns_namespace(f, ns));
     }
