@@ -1,9 +1,192 @@
-//! `ARC-SCALESET-ID-SHARED` (stub: to be implemented).
+//! `ARC-SCALESET-ID-SHARED` – two or more AutoscalingRunnerSets carry the same
+//! `runner-scale-set-id` for the same GitHub config URL (arc-domain §3 "create reuses", §4.6).
+//!
+//! A new ARS with the same name and runner group as a leftover registration silently adopts its
+//! ID; when the old ARS is finalized, the controller deletes the registration the new one uses.
+//! Critical when any of them is being deleted or orphaned (its namespace is Terminating or gone,
+//! or no live controller covers it), high otherwise. Objects: stale ARSs first, then the live one(s).
 
-use crate::findings::Finding;
+use std::collections::BTreeMap;
+
+use crate::findings::{Finding, Severity};
+use crate::model;
+use crate::snapshot::Object;
 
 use super::Ctx;
 
-pub fn check(_ctx: &Ctx) -> Vec<Finding> {
-    Vec::new()
+/// The GitHub config URL at `pointer`, normalised (one trailing `/` stripped, lower case).
+pub(crate) fn config_url(o: &Object, pointer: &str) -> String {
+    o.str(pointer)
+        .unwrap_or("")
+        .trim()
+        .trim_end_matches('/')
+        .to_lowercase()
+}
+
+/// Is this ARS deleting or orphaned (nobody will keep it alive)? Returns why.
+fn stale(ctx: &Ctx, ars: &Object) -> Option<String> {
+    let ns = ars.meta.ns();
+    if ars.meta.is_deleting() {
+        return Some("being deleted".to_owned());
+    }
+    if ctx.snap.namespace_exists(ns) == Some(false) {
+        return Some(format!("stranded in the deleted namespace {ns}"));
+    }
+    if ctx.snap.namespace_terminating(ns) {
+        return Some(format!("in the Terminating namespace {ns}"));
+    }
+    if ctx.snap.deployments.scope.covers(None) && ctx.model.live_for(ns).next().is_none() {
+        return Some("not covered by any live controller".to_owned());
+    }
+    None
+}
+
+pub fn check(ctx: &Ctx) -> Vec<Finding> {
+    let mut groups: BTreeMap<(i64, String), Vec<&Object>> = BTreeMap::new();
+    for ars in &ctx.snap.autoscaling_runner_sets {
+        if let Some(id) = model::scale_set_id(ars) {
+            let url = config_url(ars, "/spec/githubConfigUrl");
+            groups.entry((id, url)).or_default().push(ars);
+        }
+    }
+    groups
+        .into_iter()
+        .filter(|(_, v)| v.len() > 1)
+        .map(|((id, url), v)| finding(ctx, id, &url, v))
+        .collect()
+}
+
+fn remove_id_step(a: &Object) -> String {
+    format!(
+        "Before any controller processes its deletion, remove the ID from {}: `kubectl annotate \
+         autoscalingrunnerset {} -n {} runner-scale-set-id-` (`kubectl arc orphans --fix` asks \
+         for confirmation).",
+        a.meta.display(),
+        a.meta.name,
+        a.meta.ns()
+    )
+}
+
+fn finding(ctx: &Ctx, id: i64, url: &str, mut arss: Vec<&Object>) -> Finding {
+    arss.sort_by_key(|a| (stale(ctx, a).is_none(), a.meta.obj_ref()));
+    let stale_ones: Vec<(&Object, String)> = arss
+        .iter()
+        .filter_map(|a| stale(ctx, a).map(|why| (*a, why)))
+        .collect();
+    let live: Vec<&Object> = arss
+        .iter()
+        .copied()
+        .filter(|a| stale(ctx, a).is_none())
+        .collect();
+    let severity = if stale_ones.is_empty() {
+        Severity::High
+    } else {
+        Severity::Critical
+    };
+    let names: Vec<String> = arss.iter().map(|a| a.meta.display()).collect();
+    let url_text = if url.is_empty() {
+        String::new()
+    } else {
+        format!(" ({url})")
+    };
+    let mut message = format!(
+        "AutoscalingRunnerSets {} all carry runner-scale-set-id={id}{url_text}: a re-installed \
+         scale set with the same name and runner group re-used the GitHub registration of an \
+         older one.",
+        names.join(", ")
+    );
+    if stale_ones.is_empty() {
+        message.push_str(" Their listeners compete for one GitHub session.");
+    } else {
+        let s: Vec<String> = stale_ones
+            .iter()
+            .map(|(a, why)| format!("{} is {why}", a.meta.display()))
+            .collect();
+        message.push_str(&format!(
+            " {}; when a controller finalizes it, it deletes scale set {id} on GitHub — the \
+             registration the live scale set is using — and that scale set's listener starts \
+             failing with RunnerScaleSetNotFoundException.",
+            s.join("; ")
+        ));
+    }
+    let keep = live
+        .first()
+        .map(|a| a.meta.display())
+        .unwrap_or_else(|| "the one you keep".to_owned());
+    let mut f = Finding::new("ARC-SCALESET-ID-SHARED", severity, message)
+        .objects(arss.iter().map(|a| a.meta.obj_ref()));
+    let others: Vec<&Object> = if stale_ones.is_empty() {
+        arss.iter().skip(1).copied().collect()
+    } else {
+        stale_ones.iter().map(|(a, _)| *a).collect()
+    };
+    for a in &others {
+        f = f.remediation(remove_id_step(a));
+    }
+    f = f.remediation(format!(
+        "Keep the ID only on {keep}; then finish the cleanup of the old scale set (its deletion \
+         now skips the GitHub call)."
+    ));
+    for a in &arss {
+        f = f.evidence(format!(
+            "{} runner-scale-set-id={id} deleting={}",
+            a.meta.display(),
+            a.meta.is_deleting()
+        ));
+    }
+    f
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snapshot::{ObjectRef, Snapshot};
+    use crate::testing;
+    use serde_json::json;
+
+    fn second_ars(snap: &mut Snapshot, ns: &str, deleting: bool) {
+        let mut a = snap.autoscaling_runner_sets.items[0].clone();
+        a.meta.namespace = Some(ns.to_owned());
+        a.meta.uid = format!("uid-{ns}");
+        a.meta.deletion_timestamp = deleting.then(|| "2026-07-01T10:00:00Z".to_owned());
+        snap.autoscaling_runner_sets.items.push(a);
+        snap.namespaces
+            .items
+            .push(testing::obj("Namespace", json!({"metadata":{"name":ns}})));
+    }
+
+    #[test]
+    fn b0_is_silent() {
+        let snap = testing::scenario("B0");
+        assert!(check(&Ctx::new(&snap)).is_empty());
+    }
+
+    #[test]
+    fn deleting_copy_is_critical_and_listed_first() {
+        let mut snap = testing::scenario("B0");
+        second_ars(&mut snap, "zzz-old", true);
+        let f = check(&Ctx::new(&snap));
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].severity, Severity::Critical);
+        assert_eq!(
+            f[0].primary(),
+            Some(&ObjectRef::namespaced(
+                "AutoscalingRunnerSet",
+                "zzz-old",
+                "arc-runner-set"
+            ))
+        );
+        assert_eq!(f[0].objects.len(), 2);
+        assert!(f[0].remediation[0].contains("-n zzz-old runner-scale-set-id-"));
+    }
+
+    #[test]
+    fn two_live_copies_are_high_and_other_urls_do_not_count() {
+        let mut snap = testing::scenario("B0");
+        second_ars(&mut snap, "zzz", false);
+        assert_eq!(check(&Ctx::new(&snap))[0].severity, Severity::High);
+        let copy = snap.autoscaling_runner_sets.items.last_mut().expect("copy");
+        copy.body["spec"]["githubConfigUrl"] = json!("https://github.com/other");
+        assert!(check(&Ctx::new(&snap)).is_empty());
+    }
 }

@@ -1,9 +1,401 @@
-//! `ARC-STUCK-ARS` (stub: to be implemented).
+//! `ARC-STUCK-ARS` – an AutoscalingRunnerSet with a deletionTimestamp and
+//! `autoscalingrunnerset.actions.github.com/finalizer` that cannot finish (arc-domain §3, §4.4).
+//!
+//! The deletion is walked through the controller's sequence and the first unmet step is reported:
+//! (1) a live controller reconciles it; (2) the listener in *that controller's* namespace is
+//! deleted and cleaned up; (3) the EphemeralRunnerSets and their runners are gone; (4) with a
+//! numeric `runner-scale-set-id`, the Actions client can be built to delete the scale set on
+//! GitHub; (5) the chart objects named in the cleanup annotations can be released. A deletion a
+//! live, authorised controller is carrying out (waiting for a listener, runners, a job) is not
+//! stuck; `deletion_progressing` reports it.
 
-use crate::findings::Finding;
+use crate::findings::{Finding, Severity};
+use crate::model::{self, CLEANUP_ANNOTATIONS, Controller, F_ARS, F_CP};
+use crate::snapshot::{Lookup, Object, ObjectRef};
 
 use super::Ctx;
+use super::common::{self, CleanupPath};
+use super::stuck_er::{
+    Blocked, Perm, Verdict, client, describe, gate, perms, remediations_in, since,
+    with_cause_evidence,
+};
+use super::{stuck_ers, stuck_listener};
 
-pub fn check(_ctx: &Ctx) -> Vec<Finding> {
-    Vec::new()
+const STEP_CONTROLLER: &str = "be reconciled by a live controller (step 1)";
+const STEP_LISTENER: &str = "stop and delete the listener (step 2)";
+const STEP_RUNNERS: &str = "delete the EphemeralRunnerSets and their runners (step 3)";
+const STEP_GITHUB: &str = "delete the scale set on GitHub (step 4)";
+const STEP_RELEASE: &str = "release the chart objects' cleanup-protection (step 5)";
+
+/// The EphemeralRunnerSets of an ARS: owned by its UID, or (HEAD) named exactly like it.
+pub(crate) fn runner_sets<'a>(ctx: &Ctx<'a>, ars: &Object) -> Vec<&'a Object> {
+    ctx.snap
+        .ephemeral_runner_sets
+        .iter()
+        .filter(|ers| ers.meta.namespace == ars.meta.namespace)
+        .filter(|ers| {
+            (!ars.meta.uid.is_empty()
+                && ers
+                    .meta
+                    .owner_references
+                    .iter()
+                    .any(|o| o.uid == ars.meta.uid))
+                || ers.meta.name == ars.meta.name
+        })
+        .collect()
+}
+
+/// Listeners targeting this ARS outside the namespace of controller `c` (invisible to step 2).
+pub(crate) fn foreign_listeners<'a>(
+    ctx: &Ctx<'a>,
+    ars: &Object,
+    c: Option<&Controller>,
+) -> Vec<&'a Object> {
+    let target = (ars.meta.ns(), ars.meta.name.as_str());
+    ctx.snap
+        .autoscaling_listeners
+        .iter()
+        .filter(|al| model::listener_target(al) == Some(target))
+        .filter(|al| c.is_none_or(|c| al.meta.ns() != c.namespace))
+        .collect()
+}
+
+/// The Deployment of a controller, as an object reference.
+pub(crate) fn controller_ref(c: &Controller) -> ObjectRef {
+    ObjectRef::namespaced("Deployment", &c.namespace, &c.name)
+}
+
+fn listener_step(ctx: &Ctx, c: &Controller, ars: &Object) -> Verdict {
+    let name = model::listener_name(ars, c.naming());
+    let al = match ctx
+        .snap
+        .autoscaling_listeners
+        .get(Some(&c.namespace), &name)
+    {
+        Lookup::Missing => return Verdict::Waiting(Vec::new()),
+        Lookup::Unknown => {
+            return Verdict::Unknown(vec![format!("listener {}/{name}", c.namespace)]);
+        }
+        Lookup::Found(al) => al,
+    };
+    let mut parts = Vec::new();
+    if !al.meta.is_deleting() {
+        let need: [Perm; 1] = [(
+            "delete",
+            "actions.github.com",
+            "autoscalinglisteners",
+            &c.namespace,
+        )];
+        parts.push(perms(ctx, c, ars, STEP_LISTENER, &need));
+    }
+    let cleanup = stuck_listener::classify(ctx, al).unwrap_or(Verdict::Waiting(Vec::new()));
+    parts.push(cleanup.at_step(STEP_LISTENER));
+    parts.push(Verdict::Waiting(vec![format!(
+        "listener {} to be deleted",
+        al.meta.display()
+    )]));
+    Verdict::combine(parts)
+}
+
+fn runners_step(ctx: &Ctx, c: &Controller, ars: &Object) -> Verdict {
+    let r = ars.meta.ns();
+    let mut parts = Vec::new();
+    for ers in runner_sets(ctx, ars) {
+        if !ers.meta.is_deleting() {
+            let need: [Perm; 1] = [("delete", "actions.github.com", "ephemeralrunnersets", r)];
+            parts.push(perms(ctx, c, ars, STEP_RUNNERS, &need));
+        }
+        let v = stuck_ers::classify(ctx, ers).unwrap_or(Verdict::Waiting(Vec::new()));
+        parts.push(v.at_step(STEP_RUNNERS));
+        let n = stuck_ers::children(ctx, ers).len();
+        parts.push(Verdict::Waiting(vec![format!(
+            "EphemeralRunnerSet {} to be deleted ({n} runner(s) left)",
+            ers.meta.display()
+        )]));
+    }
+    Verdict::combine(parts)
+}
+
+fn github_step(ctx: &Ctx, c: &Controller, ars: &Object) -> Verdict {
+    let Some(id) = model::scale_set_id(ars) else {
+        return Verdict::Waiting(Vec::new());
+    };
+    let r = ars.meta.ns();
+    let mut need: Vec<Perm> = vec![("get", "", "secrets", r)];
+    if ars
+        .at("/spec/githubServerTLS/certificateFrom/configMapKeyRef")
+        .is_some()
+    {
+        need.push(("get", "", "configmaps", r));
+    }
+    Verdict::combine(vec![
+        perms(ctx, c, ars, STEP_GITHUB, &need),
+        client(ctx, ars, STEP_GITHUB),
+        Verdict::Waiting(vec![format!("deletion of scale set {id} on GitHub")]),
+    ])
+}
+
+/// API group and resource of a chart object kind named in a cleanup annotation.
+fn resource_of(kind: &str) -> (&'static str, &'static str) {
+    match kind {
+        "RoleBinding" => ("rbac.authorization.k8s.io", "rolebindings"),
+        "Role" => ("rbac.authorization.k8s.io", "roles"),
+        "ServiceAccount" => ("", "serviceaccounts"),
+        _ => ("", "secrets"),
+    }
+}
+
+fn release_step(ctx: &Ctx, c: &Controller, ars: &Object) -> Verdict {
+    let r = ars.meta.ns();
+    let user = c.username();
+    let mut need: Vec<Perm> = Vec::new();
+    for (annotation, kind) in CLEANUP_ANNOTATIONS {
+        let Some(name) = ars.meta.annotation(annotation) else {
+            continue;
+        };
+        let protected = match ctx.snap.lookup(&ObjectRef::namespaced(kind, r, name)) {
+            Lookup::Found(o) => o.meta.has_finalizer(F_CP),
+            Lookup::Missing => false,
+            Lookup::Unknown => true,
+        };
+        let (group, resource) = resource_of(kind);
+        // A Secret the controller may not even read counts as released (NotFound/Forbidden = done).
+        let readable = resource != "secrets"
+            || common::can(ctx, &user, "get", "", "secrets", r) != Some(false);
+        if protected && readable && !need.iter().any(|p| p.2 == resource) {
+            need.push(("patch", group, resource, r));
+        }
+    }
+    perms(ctx, c, ars, STEP_RELEASE, &need)
+}
+
+/// Analyse an ARS deletion (also usable for an ARS about to be deleted). None when it carries no
+/// ARS finalizer.
+pub(crate) fn classify(ctx: &Ctx, ars: &Object) -> Option<Verdict> {
+    if !ars.meta.has_finalizer(F_ARS) {
+        return None;
+    }
+    let c = match gate(ctx, ars, CleanupPath::Ars, STEP_CONTROLLER) {
+        Ok(c) => c,
+        Err(v) => return Some(v),
+    };
+    let before = Verdict::combine(vec![listener_step(ctx, c, ars), runners_step(ctx, c, ars)]);
+    // While earlier steps are in progress, do not claim to wait for the GitHub deletion yet.
+    let github = match (&before, github_step(ctx, c, ars)) {
+        (Verdict::Waiting(w), Verdict::Waiting(_)) if !w.is_empty() => Verdict::Waiting(Vec::new()),
+        (_, g) => g,
+    };
+    let release = release_step(ctx, c, ars);
+    Some(match Verdict::combine(vec![before, github, release]) {
+        Verdict::Waiting(w) if w.is_empty() => Verdict::Waiting(vec![
+            "release of its chart objects and removal of its finalizer".to_owned(),
+        ]),
+        v => v,
+    })
+}
+
+pub fn check(ctx: &Ctx) -> Vec<Finding> {
+    ctx.snap
+        .autoscaling_runner_sets
+        .iter()
+        .filter(|ars| ars.meta.is_deleting())
+        .filter_map(|ars| match classify(ctx, ars)? {
+            Verdict::Stuck(blocked) => Some(finding(ctx, ars, &blocked)),
+            _ => None,
+        })
+        .collect()
+}
+
+fn finding(ctx: &Ctx, ars: &Object, blocked: &[Blocked]) -> Finding {
+    let r = ars.meta.ns();
+    let live = ctx.model.live_for(r).next();
+    let mut message = format!(
+        "AutoscalingRunnerSet {} has been deleting{} and cannot finish: {}.",
+        ars.meta.display(),
+        since(ars),
+        describe(ars, blocked)
+    );
+    let foreign = live
+        .map(|c| foreign_listeners(ctx, ars, Some(c)))
+        .unwrap_or_default();
+    if !foreign.is_empty() {
+        let names: Vec<String> = foreign.iter().map(|o| o.meta.display()).collect();
+        message.push_str(&format!(
+            " Listener(s) {} outside the live controller's namespace also target it; step 2 does \
+             not wait for them, but they block their own namespace (see ARC-STUCK-LISTENER).",
+            names.join(", ")
+        ));
+    }
+    if ctx.snap.namespace_terminating(r) {
+        message.push_str(&format!(" It blocks the deletion of namespace {r}."));
+    }
+    let mut f =
+        Finding::new("ARC-STUCK-ARS", Severity::Critical, message).object(ars.meta.obj_ref());
+    for b in blocked {
+        f = f.object(b.cause.subject.clone());
+    }
+    for r in remediations_in(ctx, blocked) {
+        f = f.remediation(r);
+    }
+    let id = model::scale_set_id(ars);
+    f = f.remediation(match id {
+        Some(id) => format!(
+            "If it stays stranded: `kubectl arc orphans --fix` and confirm. It first tries to \
+             delete scale set {id} on GitHub (or removes runner-scale-set-id first when another \
+             scale set shares the ID, see ARC-SCALESET-ID-SHARED), strips {F_ARS} once no \
+             listener, EphemeralRunnerSet or runner of it remains, and releases its chart objects. \
+             Record scale set {id} for deletion on GitHub if it cannot be deleted."
+        ),
+        None => format!(
+            "If it stays stranded: `kubectl arc orphans --fix` and confirm stripping {F_ARS} once \
+             no listener, EphemeralRunnerSet or runner of it remains; its chart objects are then \
+             released."
+        ),
+    });
+    if let Some(id) = id {
+        f = f.evidence(format!("annotation runner-scale-set-id={id}"));
+    }
+    with_cause_evidence(f, blocked)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::snapshot::Snapshot;
+    use crate::testing;
+    use serde_json::json;
+
+    const ARS: &str = "arc-runner-set";
+
+    fn delete_ars(snap: &mut Snapshot) {
+        testing::get_mut(snap, "AutoscalingRunnerSet", Some("arc-runners"), ARS)
+            .meta
+            .deletion_timestamp = Some("2026-07-01T10:00:00Z".to_owned());
+    }
+
+    fn primary() -> ObjectRef {
+        ObjectRef::namespaced("AutoscalingRunnerSet", "arc-runners", ARS)
+    }
+
+    fn the_ars<'a>(snap: &'a Snapshot, ns: &str) -> &'a Object {
+        snap.autoscaling_runner_sets
+            .iter()
+            .find(|a| a.meta.ns() == ns && a.meta.name == ARS)
+            .expect("ARS present")
+    }
+
+    #[test]
+    fn b0_deletion_is_progressing_not_stuck() {
+        let mut snap = testing::scenario("B0");
+        assert!(check(&Ctx::new(&snap)).is_empty());
+        delete_ars(&mut snap);
+        let ctx = Ctx::new(&snap);
+        assert!(check(&ctx).is_empty(), "{:?}", testing::codes(&check(&ctx)));
+        match classify(&ctx, the_ars(&snap, "arc-runners")) {
+            Some(Verdict::Waiting(w)) => {
+                assert!(w.iter().any(|x| x.contains("listener")), "{w:?}")
+            }
+            v => panic!("expected waiting, got {v:?}"),
+        }
+    }
+
+    #[test]
+    fn s3_no_controller() {
+        let snap = testing::scenario("S3");
+        let f = check(&Ctx::new(&snap));
+        assert_eq!(
+            testing::codes(&f),
+            vec![format!("ARC-STUCK-ARS {}", primary())]
+        );
+        assert_eq!(f[0].severity, Severity::Critical);
+        let m = &f[0].message;
+        assert!(
+            m.contains("step 1") && m.contains("no ARC controller"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn no_controller_is_not_concluded_from_a_namespace_scoped_view() {
+        // S3 as a user who can only list arc-runners: the controller could run anywhere.
+        let mut snap = testing::scenario("S3");
+        for kind in ["Deployment", "Pod", "AutoscalingListener"] {
+            let c = snap.collection_mut(kind).expect("known kind");
+            c.items.retain(|o| o.meta.ns() == "arc-runners");
+            c.scope = crate::snapshot::Scope::Namespaces(["arc-runners".to_owned()].into());
+        }
+        let ctx = Ctx::new(&snap);
+        assert!(check(&ctx).is_empty(), "{:?}", testing::codes(&check(&ctx)));
+        let v = classify(&ctx, the_ars(&snap, "arc-runners"));
+        assert!(matches!(v, Some(Verdict::Unknown(_))), "{v:?}");
+    }
+
+    #[test]
+    fn s4_runner_sets_remain_and_scale_set_cannot_be_deleted() {
+        let snap = testing::scenario("S4");
+        let f = check(&Ctx::new(&snap));
+        assert_eq!(
+            testing::codes(&f),
+            vec![format!("ARC-STUCK-ARS {}", primary())]
+        );
+        let m = &f[0].message;
+        assert!(
+            m.contains("step 3") && m.contains("step 4") && m.contains("gh-pat"),
+            "{m}"
+        );
+    }
+
+    #[test]
+    fn s9_waiting_for_job_is_not_stuck() {
+        let snap = testing::scenario("S9");
+        let ctx = Ctx::new(&snap);
+        assert!(check(&ctx).is_empty(), "{:?}", testing::codes(&check(&ctx)));
+        match classify(&ctx, the_ars(&snap, "arc-runners")) {
+            Some(Verdict::Waiting(w)) => {
+                assert!(w.iter().any(|x| x.contains("job 8812")), "{w:?}")
+            }
+            v => panic!("expected waiting, got {v:?}"),
+        }
+    }
+
+    #[test]
+    fn missing_secret_with_scale_set_id_blocks_step_4() {
+        let mut snap = testing::scenario("B0");
+        delete_ars(&mut snap);
+        testing::remove(&mut snap, |o| {
+            matches!(
+                o.meta.kind.as_str(),
+                "AutoscalingListener" | "EphemeralRunnerSet" | "EphemeralRunner"
+            ) || (o.meta.kind == "Secret" && o.meta.name == "arc-runner-set-gha-rs-github-secret")
+        });
+        let f = check(&Ctx::new(&snap));
+        assert_eq!(f.len(), 1);
+        assert!(f[0].message.contains("step 4"), "{}", f[0].message);
+        // Without the scale-set ID the GitHub call is skipped: nothing blocks any more.
+        testing::get_mut(&mut snap, "AutoscalingRunnerSet", Some("arc-runners"), ARS)
+            .meta
+            .annotations
+            .remove("runner-scale-set-id");
+        assert!(check(&Ctx::new(&snap)).is_empty());
+    }
+
+    #[test]
+    fn listener_in_other_namespace_does_not_block_but_is_noticed() {
+        let mut snap = testing::scenario("B0");
+        delete_ars(&mut snap);
+        let al = testing::get_mut(
+            &mut snap,
+            "AutoscalingListener",
+            Some("arc-systems"),
+            "arc-runner-set-85f786b5-listener",
+        );
+        al.meta.namespace = Some("old-ns".to_owned());
+        al.body["spec"]["autoscalingRunnerSetNamespace"] = json!("arc-runners");
+        let ctx = Ctx::new(&snap);
+        let ars = the_ars(&snap, "arc-runners");
+        let live = ctx.model.live_for("arc-runners").next();
+        assert_eq!(foreign_listeners(&ctx, ars, live).len(), 1);
+        let v = classify(&ctx, ars).expect("has finalizer");
+        assert!(matches!(v, Verdict::Waiting(_)), "{v:?}");
+    }
 }
