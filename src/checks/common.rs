@@ -214,6 +214,11 @@ pub fn assess<'c>(ctx: &'c Ctx<'_>, obj: &Object, path: CleanupPath) -> Assessme
         blockers: Vec::new(),
         unknown: Vec::new(),
     };
+    // Without a cluster-wide view of Deployments we cannot tell whether a controller exists.
+    if !ctx.snap.deployments.scope.covers(None) {
+        a.unknown.push("controller Deployments (not listed cluster-wide)".to_owned());
+        return a;
+    }
     let gha: Vec<&Controller> = ctx.model.gha().collect();
     if gha.is_empty() {
         a.blockers.push(Blocker::NoController);
