@@ -159,6 +159,10 @@ pub struct DoctorArgs {
     /// Page size for LIST requests
     #[arg(long, value_name = "N", default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..))]
     pub chunk_size: u32,
+    /// Also write the collected snapshot (metadata and specs; never Secret data) as JSON to this
+    /// file, for support and debugging
+    #[arg(long, value_name = "PATH", hide = true)]
+    pub snapshot_out: Option<std::path::PathBuf>,
     /// Maximum API requests in flight
     #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=64))]
     pub concurrency: u32,

@@ -15,6 +15,7 @@ use serde_json::Value;
 
 /// `metadata` of any object, in the shape the checks need.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Meta {
     /// Kind, e.g. `AutoscalingRunnerSet` (always set by the collector).
     pub kind: String,
@@ -31,6 +32,7 @@ pub struct Meta {
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct OwnerRef {
     pub api_version: String,
     pub kind: String,

@@ -1,5 +1,5 @@
-//! `ARC-NOT-CHECKED`: one finding per collection gap (`snapshot.gaps`) — something the API
-//! server refused or could not serve. Checks treat such data as unknown and stay silent, so this
+//! `ARC-NOT-CHECKED`: one finding per kind with collection gaps (`snapshot.gaps`; all pod-log
+//! gaps together form one more) — something the API server refused or could not serve. Checks treat such data as unknown and stay silent, so this
 //! finding is the only trace of what the report could not cover. Objects: none.
 //!
 //! Severity (decision): a gap is advisory, not a cluster problem, so it is **info** — including
@@ -36,7 +36,6 @@ const CORE_KINDS: &[(&str, &str)] = &[
         "runner sets and their stuck deletions",
     ),
     ("EphemeralRunner", "runners and their stuck deletions"),
-    ("Runner", "legacy runners and their stuck deletions"),
 ];
 
 /// What other kinds feed, for the message.
@@ -67,6 +66,18 @@ const OTHER_KINDS: &[(&str, &str)] = &[
     ("Pod", "controller/listener/runner pod state"),
     ("ServiceAccount", "listener and chart ServiceAccounts"),
     ("ConfigMap", "TLS ConfigMap references"),
+    // Legacy kinds are often simply not installed: invisible legacy kinds stay info.
+    ("Runner", "legacy runners and their stuck deletions"),
+    (
+        "RunnerDeployment",
+        "legacy runner deployments and their secrets",
+    ),
+    ("RunnerReplicaSet", "legacy runner replica sets"),
+    ("RunnerSet", "legacy runner sets and their secrets"),
+    (
+        "HorizontalRunnerAutoscaler",
+        "legacy autoscalers and their secrets",
+    ),
 ];
 
 /// Pod log reads are gaps of kind Pod, but only refine evidence.
@@ -107,45 +118,69 @@ fn classify(ctx: &Ctx, g: &Gap) -> (Severity, String) {
     (Severity::Info, skipped)
 }
 
-fn finding_for(ctx: &Ctx, g: &Gap) -> Finding {
-    let (severity, skipped) = classify(ctx, g);
-    let kind = g
-        .kind
-        .as_deref()
-        .map(|k| format!("{k} "))
-        .unwrap_or_default();
-    let scope = match &g.namespace {
-        Some(ns) => format!("in namespace {ns}"),
-        None => "cluster-wide".to_owned(),
-    };
-    let consequence = if severity == Severity::Medium {
-        "nothing of this kind could be read anywhere, so an empty report does not mean a healthy cluster"
+/// One finding for all gaps of one kind (or all pod-log gaps).
+fn finding_for(ctx: &Ctx, gaps: &[&Gap]) -> Finding {
+    let first = gaps[0];
+    let (severity, skipped) = classify(ctx, first);
+    let subject = if is_log_gap(first) {
+        "pod logs".to_owned()
     } else {
-        "problems there are not reported"
+        first.kind.clone().unwrap_or_else(|| first.what.clone())
     };
-    let resource = g.what.split_whitespace().next().unwrap_or(&g.what);
-    let ns_flag = g
-        .namespace
-        .as_deref()
-        .map_or_else(|| "-A".to_owned(), |n| format!("-n {n}"));
-    let verb = if is_log_gap(g) { "get" } else { "list" };
-    Finding::new(
+    let covered = first.kind.as_deref().and_then(|kind| {
+        ctx.snap
+            .collections()
+            .iter()
+            .find(|(k, _)| *k == kind)
+            .and_then(|(_, c)| match &c.scope {
+                Scope::Namespaces(set) => Some(set.iter().cloned().collect::<Vec<_>>().join(", ")),
+                _ => None,
+            })
+    });
+    let consequence = match (&covered, severity) {
+        (Some(ns), _) => format!("only namespace(s) {ns} could be read; problems elsewhere are not reported"),
+        (None, Severity::Medium) => {
+            "nothing of this kind could be read anywhere, so an empty report does not mean a healthy cluster".to_owned()
+        }
+        _ => "problems there are not reported".to_owned(),
+    };
+    let what: Vec<&str> = gaps.iter().map(|g| g.what.as_str()).collect();
+    let mut f = Finding::new(
         CODE,
         severity,
         format!(
-            "Not checked: {kind}{scope} ({}) — the API server said: {}. Skipped: {skipped}; {consequence}.",
-            g.what,
-            g.reason.trim()
+            "Not checked: {subject} ({}) — the API server said: {}. Skipped: {skipped}; {consequence}.",
+            what.join("; "),
+            first.reason.trim()
         ),
-    )
-    .evidence(format!("{}: {}", g.what, g.reason.trim()))
-    .remediation(format!(
-        "Re-run with a user allowed to read it (check with `kubectl auth can-i {verb} {resource} {ns_flag}`), or accept that this part was not checked."
-    ))
+    );
+    for g in gaps {
+        f = f.evidence(format!("{}: {}", g.what, g.reason.trim()));
+        let resource = g.what.split_whitespace().next().unwrap_or(&g.what);
+        let ns_flag = g
+            .namespace
+            .as_deref()
+            .map_or_else(|| "-A".to_owned(), |n| format!("-n {n}"));
+        let verb = if is_log_gap(g) { "get" } else { "list" };
+        f = f.remediation(format!(
+            "Re-run with a user allowed to read it (check with `kubectl auth can-i {verb} {resource} {ns_flag}`), or accept that this part was not checked."
+        ));
+    }
+    f
 }
 
 pub fn check(ctx: &Ctx) -> Vec<Finding> {
-    ctx.snap.gaps.iter().map(|g| finding_for(ctx, g)).collect()
+    let mut groups: std::collections::BTreeMap<String, Vec<&Gap>> =
+        std::collections::BTreeMap::new();
+    for g in &ctx.snap.gaps {
+        let key = if is_log_gap(g) {
+            "pods/log".to_owned()
+        } else {
+            g.kind.clone().unwrap_or_else(|| g.what.clone())
+        };
+        groups.entry(key).or_default().push(g);
+    }
+    groups.values().map(|gs| finding_for(ctx, gs)).collect()
 }
 
 #[cfg(test)]
@@ -170,44 +205,75 @@ mod tests {
     }
 
     #[test]
-    fn one_info_finding_per_gap_without_objects() {
+    fn one_info_finding_per_kind_without_objects() {
         let snap = Snapshot {
             gaps: vec![
-                gap("secrets (all namespaces)", Some("Secret"), None),
+                gap(
+                    "customresourcedefinitions.apiextensions.k8s.io a",
+                    Some("CustomResourceDefinition"),
+                    None,
+                ),
+                gap(
+                    "customresourcedefinitions.apiextensions.k8s.io b",
+                    Some("CustomResourceDefinition"),
+                    None,
+                ),
                 gap(
                     "pods/log arc-systems/x [manager]",
                     Some("Pod"),
                     Some("arc-systems"),
                 ),
                 gap(
-                    "customresourcedefinitions.apiextensions.k8s.io (cluster-scoped)",
-                    Some("CustomResourceDefinition"),
-                    None,
+                    "pods/log arc-systems/y [listener]",
+                    Some("Pod"),
+                    Some("arc-systems"),
                 ),
+                gap("secrets (all namespaces)", Some("Secret"), None),
             ],
+            secrets: Collection::new(
+                Scope::Namespaces(["arc-runners".to_owned()].into()),
+                Vec::new(),
+            ),
             ..Snapshot::default()
         };
         let f = check(&Ctx::new(&snap));
-        assert_eq!(f.len(), 3);
+        let subjects: Vec<&str> = f
+            .iter()
+            .map(|f| f.message.split(" (").next().unwrap_or(""))
+            .collect();
+        assert_eq!(
+            subjects,
+            [
+                "Not checked: CustomResourceDefinition",
+                "Not checked: Secret",
+                "Not checked: pod logs"
+            ]
+        );
         assert!(
             f.iter()
                 .all(|f| f.objects.is_empty() && f.severity == Severity::Info)
         );
+        assert_eq!(
+            f[0].evidence.len(),
+            2,
+            "both CRD gaps are evidence of one finding"
+        );
+        assert!(f[1].message.contains("cannot list resource \"secrets\""));
         assert!(
-            f[0].message.contains("Secret cluster-wide"),
+            f[1].message
+                .contains("only namespace(s) arc-runners could be read"),
             "{}",
-            f[0].message
-        );
-        assert!(f[0].message.contains("cannot list resource \"secrets\""));
-        assert!(
-            f[0].remediation[0].contains("kubectl auth can-i list secrets -A"),
-            "{:?}",
-            f[0].remediation
+            f[1].message
         );
         assert!(
-            f[1].remediation[0].contains("can-i get pods/log -n arc-systems"),
+            f[1].remediation[0].contains("kubectl auth can-i list secrets -A"),
             "{:?}",
             f[1].remediation
+        );
+        assert!(
+            f[2].remediation[0].contains("can-i get pods/log -n arc-systems"),
+            "{:?}",
+            f[2].remediation
         );
     }
 

@@ -33,6 +33,12 @@ pub async fn run(g: &GlobalArgs, args: &DoctorArgs) -> Result<ExitCode, Failure>
         eprintln!("kubectl-arc: collecting from {}", cluster.server());
     }
     let snap = cluster::collect(&cluster, &options).await;
+    if let Some(path) = &args.snapshot_out {
+        let json =
+            serde_json::to_vec_pretty(&snap).map_err(|e| Failure::cannot_run(e.to_string()))?;
+        std::fs::write(path, json)
+            .map_err(|e| Failure::cannot_run(format!("cannot write {}: {e}", path.display())))?;
+    }
     let mut findings = checks::run(&snap);
     crate::logscan::attach_evidence(&mut findings, &snap);
     if let Some(ns) = &only_ns {

@@ -32,8 +32,14 @@ impl TestCluster {
         let server = b.start().expect("fake API server starts");
         let dir = tempfile::tempdir().expect("temp dir");
         let kubeconfig = dir.path().join("kubeconfig");
-        server.write_kubeconfig(&kubeconfig).expect("kubeconfig written");
-        TestCluster { server, dir, kubeconfig }
+        server
+            .write_kubeconfig(&kubeconfig)
+            .expect("kubeconfig written");
+        TestCluster {
+            server,
+            dir,
+            kubeconfig,
+        }
     }
 
     /// Run `kubectl-arc <args>` with this cluster's kubeconfig (via --kubeconfig).
@@ -51,7 +57,10 @@ impl TestCluster {
         let out = self.run(&all);
         let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-            panic!("doctor stdout is not JSON ({e}); stderr: {stderr}; stdout: {}", String::from_utf8_lossy(&out.stdout))
+            panic!(
+                "doctor stdout is not JSON ({e}); stderr: {stderr}; stdout: {}",
+                String::from_utf8_lossy(&out.stdout)
+            )
         });
         (out.status.code().unwrap_or(-1), v, stderr)
     }
