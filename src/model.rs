@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
-use crate::snapshot::{AccessQuestion, Object, Snapshot};
+use crate::snapshot::{AccessQuestion, Object, ObjectRef, Snapshot};
 
 // ---------------------------------------------------------------------------------------------
 // Exact strings from the ARC sources (arc-domain §1).
@@ -193,8 +193,12 @@ pub struct Controller {
     pub name: String,
     /// ServiceAccount the pods run as (namespace = the controller namespace).
     pub service_account: String,
-    /// Version string as found (Deployment label, else image tag).
+    /// The build version: what the binary logs, else a version-like image tag, else the chart's
+    /// `app.kubernetes.io/version` label (which a rebuilt image can contradict).
     pub version: Option<String>,
+    /// Where `version` came from, for evidence.
+    #[serde(skip)]
+    pub version_source: String,
     #[serde(skip)]
     pub parsed_version: Option<Version>,
     pub scope: ControllerScope,
@@ -211,6 +215,20 @@ pub struct Controller {
 }
 
 impl Controller {
+    /// The controller's Deployment.
+    pub fn deployment_ref(&self) -> ObjectRef {
+        ObjectRef::namespaced("Deployment", &self.namespace, &self.name)
+    }
+
+    /// Collected log lines of the controller's pods.
+    pub fn log_lines<'a>(&self, snap: &'a Snapshot) -> Vec<&'a str> {
+        snap.deployments
+            .get(Some(&self.namespace), &self.name)
+            .found()
+            .map(|d| deployment_log_lines(snap, d))
+            .unwrap_or_default()
+    }
+
     /// `system:serviceaccount:<ns>:<sa>`.
     pub fn username(&self) -> String {
         format!(
@@ -336,26 +354,52 @@ fn is_version_like(tag: &str) -> bool {
     Version::parse(tag).is_some() || tag == "dev" || tag.starts_with("canary-")
 }
 
-/// The `"version"` every controller log line carries (the binary's build version), from the
-/// newest line of any of the Deployment's pods that has one.
-fn log_version(snap: &Snapshot, dep: &Object) -> Option<String> {
+/// Log fields that carry the controller's build version, most specific first
+/// (`buildVersion` ≥ 0.12 and `targetVersion` ≤ 0.11 in the version-check line; `version` on
+/// every line).
+const LOG_VERSION_KEYS: [&str; 3] = ["buildVersion", "targetVersion", "version"];
+
+/// Collected log lines of a Deployment's pods.
+pub fn deployment_log_lines<'a>(snap: &'a Snapshot, dep: &'a Object) -> Vec<&'a str> {
     pods_of(snap, dep)
         .flat_map(|p| snap.logs_of(p.meta.ns(), &p.meta.name))
-        .flat_map(|l| l.lines.iter().rev())
-        .find_map(|line| json_string_field(line, "version"))
+        .flat_map(|l| l.lines.iter().map(String::as_str))
+        .collect()
 }
 
-/// The string value of `"key": "…"` inside a log line's JSON part, without a full parse.
-fn json_string_field(line: &str, key: &str) -> Option<String> {
+/// The build version the controller binary logs, from its newest line that has one.
+fn log_version(snap: &Snapshot, dep: &Object) -> Option<String> {
+    deployment_log_lines(snap, dep)
+        .iter()
+        .rev()
+        .find_map(|line| {
+            LOG_VERSION_KEYS
+                .iter()
+                .find_map(|k| json_string_field(line, k))
+        })
+}
+
+/// The string value of `"key": "value"` in a structured log line (JSON or text-with-JSON),
+/// without a full parse.
+pub fn json_string_field(line: &str, key: &str) -> Option<String> {
     let needle = format!("\"{key}\"");
-    let at = line.find(&needle)? + needle.len();
-    let rest = line[at..]
-        .trim_start()
-        .strip_prefix(':')?
-        .trim_start()
-        .strip_prefix('"')?;
-    let end = rest.find('"')?;
-    Some(rest[..end].to_owned()).filter(|v| !v.is_empty())
+    let mut rest = line;
+    while let Some(i) = rest.find(&needle) {
+        let after = rest[i + needle.len()..].trim_start();
+        if let Some(v) = after
+            .strip_prefix(':')
+            .map(str::trim_start)
+            .and_then(|v| v.strip_prefix('"'))
+        {
+            return v
+                .split('"')
+                .next()
+                .map(str::to_owned)
+                .filter(|v| !v.is_empty());
+        }
+        rest = &rest[i + needle.len()..];
+    }
+    None
 }
 
 /// Pods that belong to a Deployment (via ReplicaSet owner names, falling back to labels).
@@ -411,13 +455,19 @@ fn build_controller(snap: &Snapshot, dep: &Object, generation: Generation) -> Co
         .to_owned();
     // The build version decides the controller's own version check: prefer what the binary logs,
     // then a version-like image tag, then the chart's label (which a rebuilt image can contradict).
-    let version = log_version(snap, dep)
-        .or_else(|| {
-            image_tag(&image)
-                .filter(|t| is_version_like(t))
-                .map(str::to_owned)
-        })
-        .or_else(|| dep.meta.label(L_VERSION).map(str::to_owned));
+    let (version, version_source) = match log_version(snap, dep) {
+        Some(v) => (Some(v), "controller log".to_owned()),
+        None => match image_tag(&image).filter(|t| is_version_like(t)) {
+            Some(t) => (Some(t.to_owned()), format!("image {image}")),
+            None => match dep.meta.label(L_VERSION) {
+                Some(l) => (Some(l.to_owned()), format!("Deployment label {L_VERSION}")),
+                None => (
+                    image_tag(&image).map(str::to_owned),
+                    format!("image {image}"),
+                ),
+            },
+        },
+    };
     let parsed_version = version.as_deref().and_then(Version::parse);
     let scope = match generation {
         Generation::Gha => arg_value(&args, "--watch-single-namespace")
@@ -458,6 +508,7 @@ fn build_controller(snap: &Snapshot, dep: &Object, generation: Generation) -> Co
         name: dep.meta.name.clone(),
         service_account,
         version,
+        version_source,
         parsed_version,
         scope,
         healthy: problems.is_empty() && !dep.meta.is_deleting(),
@@ -699,6 +750,12 @@ mod tests {
             Some("NA".to_owned())
         );
         assert_eq!(json_string_field("{\"versions\":\"x\"}", "version"), None);
+        let line = r#"t INFO AutoscalingRunnerSet Autoscaling runner set version doesn't match the build version. Deleting the resource. {"version": "NA", "buildVersion": "NA", "autoscalingRunnerSetVersion": "0.9.0"}"#;
+        assert_eq!(
+            json_string_field(line, "buildVersion").as_deref(),
+            Some("NA")
+        );
+        assert_eq!(json_string_field("no fields", "version"), None);
         assert!(
             is_version_like("0.14.2")
                 && is_version_like("canary-2ee6b3b8")

@@ -216,7 +216,8 @@ pub fn assess<'c>(ctx: &'c Ctx<'_>, obj: &Object, path: CleanupPath) -> Assessme
     };
     // Without a cluster-wide view of Deployments we cannot tell whether a controller exists.
     if !ctx.snap.deployments.scope.covers(None) {
-        a.unknown.push("controller Deployments (not listed cluster-wide)".to_owned());
+        a.unknown
+            .push("controller Deployments (not listed cluster-wide)".to_owned());
         return a;
     }
     let gha: Vec<&Controller> = ctx.model.gha().collect();

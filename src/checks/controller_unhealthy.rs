@@ -10,7 +10,7 @@ use crate::model::{self, Controller, Version};
 use crate::snapshot::Object;
 
 use super::Ctx;
-use super::version_skew::{self, CONTROLLER_CHART};
+use super::version_skew::CONTROLLER_CHART;
 
 const CODE: &str = "ARC-CONTROLLER-UNHEALTHY";
 
@@ -158,7 +158,7 @@ fn finding_for(ctx: &Ctx, c: &Controller) -> Option<Finding> {
         Severity::High
     };
     let mut f = Finding::new(CODE, severity, message(c, dep, &bad, stranded))
-        .object(version_skew::deployment_ref(c))
+        .object(c.deployment_ref())
         .objects(
             model::pods_of(ctx.snap, dep)
                 .filter(|p| !model::pod_problems(p).is_empty())

@@ -20,7 +20,7 @@ use crate::model::{Controller, Generation, Version};
 use crate::snapshot::{Lookup, Object, ObjectRef};
 
 use super::Ctx;
-use super::version_skew::{self, CONTROLLER_CHART};
+use super::version_skew::CONTROLLER_CHART;
 
 const CODE: &str = "ARC-CRD-SKEW";
 
@@ -272,7 +272,7 @@ fn crd_ref(name: &str) -> ObjectRef {
 /// Every CRD skew problem for `c` (empty = none found, or cannot tell).
 fn problems(ctx: &Ctx, c: &Controller) -> Vec<Problem> {
     let mut out = Vec::new();
-    let version = version_skew::build_version(ctx, c).and_then(|b| Version::parse(&b.version));
+    let version = c.parsed_version;
     for name in GHA_CRDS {
         match ctx.snap.crds.get(None, name) {
             Lookup::Missing => out.push(Problem {
@@ -371,7 +371,7 @@ fn finding_for(ctx: &Ctx, c: &Controller) -> Option<Finding> {
     if ps.is_empty() {
         return None;
     }
-    let version = version_skew::build_version(ctx, c).map(|b| b.version);
+    let version = c.version.clone();
     let shown = version.as_deref().unwrap_or("unknown");
     let (mut crds, others): (Vec<ObjectRef>, Vec<ObjectRef>) = ps
         .iter()
@@ -392,20 +392,13 @@ fn finding_for(ctx: &Ctx, c: &Controller) -> Option<Finding> {
     let mut f = Finding::new(CODE, Severity::Critical, message)
         .objects(crds)
         .objects(others.iter().cloned())
-        .object(version_skew::deployment_ref(c));
+        .object(c.deployment_ref());
     for p in &ps {
         f = f.evidence(if p.detail.is_empty() {
             p.text.clone()
         } else {
             p.detail.clone()
         });
-    }
-    for line in version_skew::controller_log_lines(ctx, c)
-        .into_iter()
-        .filter(|l| is_decode_error(l))
-        .take(3)
-    {
-        f = f.evidence(line.to_owned());
     }
     f = f.remediation(format!(
         "Apply the CRDs that ship with the controller's chart version: `helm pull {CONTROLLER_CHART} --version {shown} --untar && kubectl apply --server-side --force-conflicts -f gha-runner-scale-set-controller/crds/`."
@@ -456,11 +449,6 @@ fn summary(ps: &[Problem]) -> String {
             .map(|p| p.text.clone()),
     );
     parts.join("; ")
-}
-
-fn is_decode_error(line: &str) -> bool {
-    (line.contains("failed to list") || line.contains("Failed to watch"))
-        && (line.contains("cannot unmarshal") || line.contains("v1alpha1"))
 }
 
 /// When the controller's informers cannot sync because of CRD skew, why (used by

@@ -11,7 +11,6 @@ use crate::model::{Controller, ControllerScope, LEGACY_GROUP};
 use crate::snapshot::{Collection, ObjectRef};
 
 use super::Ctx;
-use super::version_skew::deployment_ref;
 
 const CODE: &str = "LEG-MULTI-CONTROLLER";
 
@@ -103,7 +102,7 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
         parts.join("; ")
     );
     let mut f = Finding::new(CODE, Severity::High, message)
-        .objects(controllers.iter().map(|c| deployment_ref(c)));
+        .objects(controllers.iter().map(|c| c.deployment_ref()));
     for cfgs in dups.values() {
         f = f.objects(cfgs.iter().cloned());
     }

@@ -13,7 +13,7 @@ use crate::snapshot::Object;
 
 use super::Ctx;
 use super::leg_no_controller::legacy_live_for;
-use super::leg_stuck_runner::{legacy_blockers, strip_patch, unregister_failures};
+use super::leg_stuck_runner::{legacy_blockers, strip_patch};
 
 const CODE: &str = "LEG-STUCK-POD";
 
@@ -69,9 +69,6 @@ fn finding_for(ctx: &Ctx, pod: &Object) -> Option<Finding> {
         .evidence(format!("finalizers [{}]", pod.meta.finalizers.join(", ")));
     if let Some(id) = runner_id {
         f = f.evidence(format!("annotation actions-runner/id={id}"));
-    }
-    for line in unregister_failures(ctx, &pod.meta.name).into_iter().take(2) {
-        f = f.evidence(line);
     }
     for c in configs.iter().filter(|c| c.kind == "Secret") {
         f = f.remediation(format!(

@@ -15,7 +15,6 @@ use super::leg_no_controller::legacy_live_for;
 use super::leg_secret_dangling::controller_env_secrets;
 use super::leg_webhook_dangling::dangling_hooks;
 use super::no_controller::deployments_listed;
-use super::version_skew::controller_log_lines;
 
 const CODE: &str = "LEG-STUCK-RUNNER";
 const CREDS_ANNOTATION: &str = "actions-runner/github-api-creds-secret";
@@ -116,16 +115,6 @@ fn missing_credentials(ctx: &Ctx, pod: &Object) -> Vec<ObjectRef> {
         );
     }
     out
-}
-
-/// Controller log lines about `name` failing to unregister (evidence).
-pub(crate) fn unregister_failures(ctx: &Ctx, name: &str) -> Vec<String> {
-    ctx.model
-        .legacy()
-        .flat_map(|c| controller_log_lines(ctx, c))
-        .filter(|l| l.contains(name) && (l.contains("unregister") || l.contains("Unregister")))
-        .map(str::to_owned)
-        .collect()
 }
 
 pub fn check(ctx: &Ctx) -> Vec<Finding> {

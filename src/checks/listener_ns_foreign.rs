@@ -16,7 +16,6 @@ use crate::snapshot::Object;
 
 use super::Ctx;
 use super::no_controller::deployments_listed;
-use super::version_skew::{controller_log_lines, deployment_ref};
 
 const CODE: &str = "ARC-LISTENER-NS-FOREIGN";
 
@@ -88,10 +87,7 @@ fn finding_for(ctx: &Ctx, al: &Object) -> Finding {
         ));
     }
     for c in &serving {
-        f = f.object(deployment_ref(c));
-    }
-    for line in forbidden_log_lines(ctx, ns).into_iter().take(2) {
-        f = f.evidence(line);
+        f = f.object(c.deployment_ref());
     }
     if serving.is_empty() {
         let rns = target.map_or("<runner namespace>", |(n, _)| n);
@@ -126,19 +122,6 @@ fn live_namespaces(ctx: &Ctx) -> String {
     } else {
         format!(" (live controllers run in {})", ns.join(", "))
     }
-}
-
-/// Controller log lines showing it is forbidden in `ns` (the "keeps trying to GET a Secret in
-/// the deleted namespace" symptom).
-fn forbidden_log_lines(ctx: &Ctx, ns: &str) -> Vec<String> {
-    let needle = format!("in the namespace \\\"{ns}\\\"");
-    let plain = format!("in the namespace \"{ns}\"");
-    ctx.model
-        .gha()
-        .flat_map(|c| controller_log_lines(ctx, c))
-        .filter(|l| l.contains("forbidden") && (l.contains(&needle) || l.contains(&plain)))
-        .map(str::to_owned)
-        .collect()
 }
 
 #[cfg(test)]

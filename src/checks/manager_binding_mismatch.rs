@@ -24,7 +24,7 @@ use crate::snapshot::{Object, ObjectRef};
 
 use super::Ctx;
 use super::common;
-use super::version_skew::{SCALE_SET_CHART, deployment_ref, release_of};
+use super::version_skew::{SCALE_SET_CHART, release_of};
 
 const CODE: &str = "ARC-MANAGER-BINDING-MISMATCH";
 
@@ -162,7 +162,7 @@ fn finding_for(ctx: &Ctx, rb: &Object, arss: &[&Object]) -> Option<Finding> {
     let mut f = Finding::new(CODE, severity, message)
         .object(rb.meta.obj_ref())
         .objects(arss.iter().map(|a| a.meta.obj_ref()))
-        .objects(missing.iter().map(|u| deployment_ref(u.controller)));
+        .objects(missing.iter().map(|u| u.controller.deployment_ref()));
     for u in &missing {
         f = f.evidence(u.evidence.clone());
     }

@@ -11,7 +11,6 @@ use crate::model::{Controller, ControllerScope};
 use crate::snapshot::Object;
 
 use super::Ctx;
-use super::version_skew::deployment_ref;
 
 const CODE: &str = "MIXED-MODE";
 
@@ -77,8 +76,8 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
         join(&legacy_ns)
     );
     let mut f = Finding::new(CODE, Severity::Info, message)
-        .objects(gha.iter().map(|c| deployment_ref(c)))
-        .objects(legacy.iter().map(|c| deployment_ref(c)));
+        .objects(gha.iter().map(|c| c.deployment_ref()))
+        .objects(legacy.iter().map(|c| c.deployment_ref()));
     if gha.is_empty()
         && let Some(o) = s.autoscaling_runner_sets.iter().next()
     {

@@ -14,7 +14,6 @@ use crate::findings::{Finding, Severity};
 use crate::model::{Controller, ControllerScope};
 
 use super::Ctx;
-use super::version_skew::deployment_ref;
 
 const CODE: &str = "ARC-MULTIPLE-CONTROLLERS";
 
@@ -94,7 +93,7 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
         "More than one ARC controller reconciles the same scale sets: {how} ({list}). Each one creates its own listener per scale set, so listeners fight for the GitHub session (409 \"already has an active session\") and race on the runner sets; new scale-set installs fail with \"More than one gha-rs-controller deployment found\"."
     );
     let mut f = Finding::new(CODE, Severity::High, message)
-        .objects(involved.iter().map(|c| deployment_ref(c)));
+        .objects(involved.iter().map(|c| c.deployment_ref()));
     for c in &involved {
         f = f.evidence(format!("controller {}", describe(c)));
     }

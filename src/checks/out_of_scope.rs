@@ -14,7 +14,7 @@ use crate::snapshot::Object;
 
 use super::Ctx;
 use super::no_controller::deployments_listed;
-use super::version_skew::{CONTROLLER_CHART, deployment_ref, release_of};
+use super::version_skew::{CONTROLLER_CHART, release_of};
 
 const CODE: &str = "ARC-OUT-OF-SCOPE";
 
@@ -101,7 +101,7 @@ fn ars_finding(ars: &Object, controllers: &[&Controller]) -> Finding {
         .unwrap_or("<scale-set chart version>");
     let mut f = Finding::new(CODE, severity, message)
         .object(ars.meta.obj_ref())
-        .objects(controllers.iter().map(|c| deployment_ref(c)))
+        .objects(controllers.iter().map(|c| c.deployment_ref()))
         .evidence(format!(
             "finalizers [{}]; runner-scale-set-id {}",
             ars.meta.finalizers.join(", "),
@@ -134,7 +134,7 @@ fn runner_finding(o: &Object, controllers: &[&Controller]) -> Finding {
         ),
     )
     .object(o.meta.obj_ref())
-    .objects(controllers.iter().map(|c| deployment_ref(c)))
+    .objects(controllers.iter().map(|c| c.deployment_ref()))
     .remediation(format!(
         "Install a controller that watches {ns} (`--set flags.watchSingleNamespace={ns}`) so it finishes the cleanup; if none can, `kubectl arc orphans --fix --force-stranded` removes the stranded finalizers bottom-up."
     ))

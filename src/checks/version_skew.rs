@@ -14,7 +14,7 @@
 
 use crate::findings::{Finding, Severity};
 use crate::model::{self, Controller, L_VERSION, Version};
-use crate::snapshot::{Object, ObjectRef};
+use crate::snapshot::Object;
 
 use super::Ctx;
 
@@ -27,104 +27,8 @@ pub(crate) const SCALE_SET_CHART: &str =
 pub(crate) const CONTROLLER_CHART: &str =
     "oci://ghcr.io/actions/actions-runner-controller-charts/gha-runner-scale-set-controller";
 
-/// Log fields that carry the controller's build version, most specific first.
-const LOG_VERSION_KEYS: [&str; 3] = ["buildVersion", "targetVersion", "version"];
 /// The controller's log line when it deletes a foreign ARS.
 const DELETE_LOG: &str = "version doesn't match the build version";
-
-/// A controller's build version and where it came from, for evidence lines.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) struct BuildVersion {
-    pub version: String,
-    pub source: String,
-}
-
-/// The Deployment object ref of a controller.
-pub(crate) fn deployment_ref(c: &Controller) -> ObjectRef {
-    ObjectRef::namespaced("Deployment", &c.namespace, &c.name)
-}
-
-/// The version the controller binary reports (logs), else its image tag, else its chart label.
-pub(crate) fn build_version(ctx: &Ctx, c: &Controller) -> Option<BuildVersion> {
-    if let Some(v) = logged_version(ctx, c) {
-        return Some(BuildVersion {
-            version: v,
-            source: "controller log".to_owned(),
-        });
-    }
-    let tag = image_tag(&c.image).filter(|t| *t != "latest");
-    if let Some(t) = tag.filter(|t| Version::parse(t).is_some() || accepts_everything(t)) {
-        return Some(BuildVersion {
-            version: t.to_owned(),
-            source: format!("image {}", c.image),
-        });
-    }
-    let dep = ctx
-        .snap
-        .deployments
-        .get(Some(&c.namespace), &c.name)
-        .found();
-    if let Some(label) = dep.and_then(|d| d.meta.label(L_VERSION)) {
-        return Some(BuildVersion {
-            version: label.to_owned(),
-            source: format!("Deployment label {L_VERSION}"),
-        });
-    }
-    tag.map(|t| BuildVersion {
-        version: t.to_owned(),
-        source: format!("image {}", c.image),
-    })
-}
-
-fn image_tag(image: &str) -> Option<&str> {
-    let no_digest = image.split('@').next()?;
-    match no_digest.rsplit_once(':') {
-        Some((_, tag)) if !tag.contains('/') && !tag.is_empty() => Some(tag),
-        _ => None,
-    }
-}
-
-/// The controller's pods' collected log lines.
-pub(crate) fn controller_log_lines<'a>(ctx: &'a Ctx, c: &Controller) -> Vec<&'a str> {
-    let Some(dep) = ctx
-        .snap
-        .deployments
-        .get(Some(&c.namespace), &c.name)
-        .found()
-    else {
-        return Vec::new();
-    };
-    model::pods_of(ctx.snap, dep)
-        .flat_map(|p| ctx.snap.logs_of(p.meta.ns(), &p.meta.name))
-        .flat_map(|l| l.lines.iter().map(String::as_str))
-        .collect()
-}
-
-fn logged_version(ctx: &Ctx, c: &Controller) -> Option<String> {
-    let lines = controller_log_lines(ctx, c);
-    lines
-        .iter()
-        .rev()
-        .find_map(|line| LOG_VERSION_KEYS.iter().find_map(|k| json_field(line, k)))
-}
-
-/// The string value of `"key": "value"` in a structured log line (JSON or text-with-JSON).
-pub(crate) fn json_field(line: &str, key: &str) -> Option<String> {
-    let needle = format!("\"{key}\"");
-    let mut rest = line;
-    while let Some(i) = rest.find(&needle) {
-        let after = rest[i + needle.len()..].trim_start();
-        if let Some(v) = after
-            .strip_prefix(':')
-            .map(str::trim_start)
-            .and_then(|v| v.strip_prefix('"'))
-        {
-            return v.split('"').next().map(str::to_owned);
-        }
-        rest = &rest[i + needle.len()..];
-    }
-    None
-}
 
 fn accepts_everything(build: &str) -> bool {
     build == "dev" || build.starts_with("canary-")
@@ -175,7 +79,8 @@ pub(crate) fn release_of(ars: &Object) -> String {
 
 struct Skew<'a> {
     controller: &'a Controller,
-    build: BuildVersion,
+    /// The controller's build version (see `model::Controller::version`).
+    build: &'a str,
     why: String,
 }
 
@@ -195,8 +100,8 @@ fn finding_for(ctx: &Ctx, ars: &Object) -> Option<Finding> {
         .gha()
         .filter(|c| c.covers(ns))
         .filter_map(|c| {
-            let build = build_version(ctx, c)?;
-            let why = compatible(&build.version, label).err()?;
+            let build = c.version.as_deref()?;
+            let why = compatible(build, label).err()?;
             Some(Skew {
                 controller: c,
                 build,
@@ -207,19 +112,16 @@ fn finding_for(ctx: &Ctx, ars: &Object) -> Option<Finding> {
     let first = skews.first()?;
     let mut f = Finding::new(CODE, Severity::Critical, message(ctx, ars, &skews))
         .object(ars.meta.obj_ref())
-        .objects(skews.iter().map(|s| deployment_ref(s.controller)));
+        .objects(skews.iter().map(|s| s.controller.deployment_ref()));
     for s in &skews {
         f = f.evidence(format!(
             "controller {}/{} build version {} (from {}); scale set label {L_VERSION}={}",
             s.controller.namespace,
             s.controller.name,
-            s.build.version,
-            s.build.source,
+            s.build,
+            s.controller.version_source,
             label.unwrap_or("<missing>")
         ));
-        for line in deletion_log_lines(ctx, s.controller, &ars.meta.name) {
-            f = f.evidence(line);
-        }
     }
     for step in remediation(ars, first) {
         f = f.remediation(step);
@@ -233,7 +135,7 @@ fn message(ctx: &Ctx, ars: &Object, skews: &[Skew]) -> String {
         .map(|s| {
             format!(
                 "{}/{} ({})",
-                s.controller.namespace, s.controller.name, s.build.version
+                s.controller.namespace, s.controller.name, s.build
             )
         })
         .collect::<Vec<_>>()
@@ -265,7 +167,7 @@ fn message(ctx: &Ctx, ars: &Object, skews: &[Skew]) -> String {
 }
 
 fn deletion_log_lines(ctx: &Ctx, c: &Controller, ars_name: &str) -> Vec<String> {
-    controller_log_lines(ctx, c)
+    c.log_lines(ctx.snap)
         .into_iter()
         .filter(|l| l.contains(DELETE_LOG) && l.contains(ars_name))
         .map(str::to_owned)
@@ -276,7 +178,7 @@ fn deletion_log_lines(ctx: &Ctx, c: &Controller, ars_name: &str) -> Vec<String> 
 fn remediation(ars: &Object, s: &Skew) -> Vec<String> {
     let ns = ars.meta.ns();
     let release = release_of(ars);
-    let build = &s.build.version;
+    let build = s.build;
     let c = s.controller;
     let label = ars.meta.label(L_VERSION).and_then(Version::parse);
     let mut steps = Vec::new();
@@ -305,6 +207,7 @@ fn remediation(ars: &Object, s: &Skew) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::snapshot::ObjectRef;
     use crate::testing;
 
     #[test]
@@ -320,17 +223,6 @@ mod tests {
         assert!(compatible("canary-1234abc", Some("0.1.0")).is_ok());
         assert!(compatible("0.14.2", None).is_err());
         assert!(compatible("0.14.2", Some("main")).is_err());
-    }
-
-    #[test]
-    fn reads_versions_from_structured_log_lines() {
-        let line = r#"2026-07-01T10:00:00Z INFO AutoscalingRunnerSet Autoscaling runner set version doesn't match the build version. Deleting the resource. {"version": "NA", "buildVersion": "NA", "autoscalingRunnerSetVersion": "0.9.0"}"#;
-        assert_eq!(json_field(line, "buildVersion").as_deref(), Some("NA"));
-        assert_eq!(
-            json_field(r#"{"level":"info","version":"0.14.2"}"#, "version").as_deref(),
-            Some("0.14.2")
-        );
-        assert_eq!(json_field("no fields", "version"), None);
     }
 
     #[test]
