@@ -293,3 +293,37 @@ fn forbidden_cluster_wide_lists_are_reported_not_checked_never_absent() {
         == "/apis/actions.github.com/v1alpha1/namespaces/arc-runners/autoscalingrunnersets"
         && r.status == 200));
 }
+
+#[test]
+fn kubeconfig_env_merges_files_first_wins_and_skips_missing_ones() {
+    let c = TestCluster::scenario("N1");
+    // The first file only sets current-context; the full kubeconfig comes second.
+    let first = c.dir.path().join("first");
+    std::fs::write(
+        &first,
+        "apiVersion: v1\nkind: Config\ncurrent-context: team-dev\n",
+    )
+    .expect("write");
+    let list = std::env::join_paths([
+        std::path::PathBuf::from("/nonexistent/kubeconfig"),
+        first,
+        c.kubeconfig.clone(),
+    ])
+    .expect("join");
+    let mut cmd = Command::new(BIN);
+    cmd.args(["doctor", "-o", "json", "-n", "arc-runners"]);
+    isolate(&mut cmd, c.dir.path());
+    cmd.env("KUBECONFIG", &list);
+    c.server.clear_requests();
+    let out = cmd.output().expect("runs");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let users: std::collections::BTreeSet<String> =
+        c.server.requests().iter().map(|r| r.user.clone()).collect();
+    assert_eq!(
+        users.into_iter().collect::<Vec<_>>(),
+        ["team-dev"],
+        "current-context from the first file wins"
+    );
+    let report: Value = serde_json::from_slice(&out.stdout).expect("json");
+    assert!(!report["notChecked"].as_array().expect("array").is_empty());
+}

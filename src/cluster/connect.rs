@@ -22,18 +22,16 @@ async fn load_config(g: &GlobalArgs) -> Result<Config, Failure> {
         Some(path) => {
             Some(Kubeconfig::read_from(path).map_err(|e| kubeconfig_failure(&e, Some(path)))?)
         }
-        None => match Kubeconfig::read() {
-            Ok(k) => Some(k),
-            // Nothing configured anywhere: try the in-cluster service account like kubectl does.
-            Err(KubeconfigError::FindPath) => None,
-            Err(KubeconfigError::ReadConfig(io, path))
-                if io.kind() == std::io::ErrorKind::NotFound
-                    && std::env::var_os("KUBECONFIG").is_none() =>
-            {
-                let _ = path;
-                None
-            }
-            Err(e) => return Err(kubeconfig_failure(&e, None)),
+        None => match std::env::var_os("KUBECONFIG").filter(|v| !v.is_empty()) {
+            Some(list) => Some(read_kubeconfig_list(&list)?),
+            None => match default_kubeconfig() {
+                Some(path) => Some(
+                    Kubeconfig::read_from(&path)
+                        .map_err(|e| kubeconfig_failure(&e, path.to_str()))?,
+                ),
+                // Nothing configured anywhere: try the in-cluster service account like kubectl.
+                None => None,
+            },
         },
     };
     match kubeconfig {
@@ -46,6 +44,33 @@ async fn load_config(g: &GlobalArgs) -> Result<Config, Failure> {
             )
         }),
     }
+}
+
+/// `$KUBECONFIG`: colon-separated files merged in order (first value wins), skipping files that
+/// do not exist, as kubectl does.
+fn read_kubeconfig_list(list: &std::ffi::OsStr) -> Result<Kubeconfig, Failure> {
+    let existing: Vec<PathBuf> = std::env::split_paths(list)
+        .filter(|p| !p.as_os_str().is_empty() && p.exists())
+        .collect();
+    if existing.is_empty() {
+        return Err(Failure::cannot_run(format!(
+            "cannot read kubeconfig {}: no such file",
+            list.to_string_lossy()
+        )));
+    }
+    existing
+        .iter()
+        .try_fold(Kubeconfig::default(), |merged, p| {
+            Kubeconfig::read_from(p)
+                .and_then(|k| merged.merge(k))
+                .map_err(|e| kubeconfig_failure(&e, p.to_str()))
+        })
+}
+
+/// `~/.kube/config`, if it exists.
+fn default_kubeconfig() -> Option<PathBuf> {
+    let home = std::env::var_os("HOME")?;
+    Some(PathBuf::from(home).join(".kube").join("config")).filter(|p| p.exists())
 }
 
 fn kubeconfig_failure(e: &KubeconfigError, path: Option<&str>) -> Failure {
