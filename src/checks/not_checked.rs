@@ -1,6 +1,7 @@
 //! `ARC-NOT-CHECKED`: one finding per kind with collection gaps (`snapshot.gaps`; all pod-log
-//! gaps together form one more) — something the API server refused or could not serve. Checks treat such data as unknown and stay silent, so this
-//! finding is the only trace of what the report could not cover. Objects: none.
+//! gaps together form one more) — something the API server refused or could not serve. Checks
+//! treat such data as unknown and stay silent, so this finding is the only trace of what the
+//! report could not cover. Objects: none.
 //!
 //! Severity (decision): a gap is advisory, not a cluster problem, so it is **info** — including
 //! the usual namespace-scoped run (`-n <ns>`), where cluster-wide lists are forbidden and the
