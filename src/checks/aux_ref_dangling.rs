@@ -443,13 +443,6 @@ mod tests {
     }
 
     #[test]
-    fn b0_is_silent() {
-        let s = testing::scenario("B0");
-        let f = check(&Ctx::new(&s));
-        assert!(f.is_empty(), "{:?}", testing::codes(&f));
-    }
-
-    #[test]
     fn missing_proxy_secret_is_high_and_tls_configmap_mentions_key() {
         let ars = obj(
             "AutoscalingRunnerSet",

@@ -249,12 +249,6 @@ mod tests {
     }
 
     #[test]
-    fn healthy_baseline_is_quiet() {
-        let snap = testing::scenario("B0");
-        assert!(check(&Ctx::new(&snap)).is_empty());
-    }
-
-    #[test]
     fn no_available_replica_is_high() {
         let mut snap = testing::scenario("B0");
         b0_dep(&mut snap).body["status"]["availableReplicas"] = json!(0);

@@ -129,13 +129,6 @@ mod tests {
     const CFG: &str = "arc-runner-set-85f786b5-listener-config";
 
     #[test]
-    fn b0_is_silent() {
-        let s = testing::scenario("B0");
-        let f = check(&Ctx::new(&s));
-        assert!(f.is_empty(), "{:?}", testing::codes(&f));
-    }
-
-    #[test]
     fn config_secret_whose_listener_is_gone() {
         let mut s = testing::scenario("B0");
         testing::remove(&mut s, |o| o.meta.kind == "AutoscalingListener");

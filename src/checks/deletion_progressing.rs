@@ -112,12 +112,6 @@ mod tests {
     use crate::testing;
 
     #[test]
-    fn b0_is_silent() {
-        let snap = testing::scenario("B0");
-        assert!(check(&Ctx::new(&snap)).is_empty());
-    }
-
-    #[test]
     fn s9_waits_for_the_job() {
         let snap = testing::scenario("S9");
         let f = check(&Ctx::new(&snap));

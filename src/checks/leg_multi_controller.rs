@@ -135,12 +135,6 @@ mod tests {
     }
 
     #[test]
-    fn healthy_baseline_is_quiet() {
-        let snap = testing::scenario("B0");
-        assert!(check(&Ctx::new(&snap)).is_empty());
-    }
-
-    #[test]
     fn one_legacy_controller_is_fine_two_cluster_wide_are_not() {
         let mut snap = testing::scenario("B0");
         snap.deployments.items.push(legacy("a", None));

@@ -119,12 +119,6 @@ mod tests {
     }
 
     #[test]
-    fn healthy_baseline_is_quiet() {
-        let snap = testing::scenario("B0");
-        assert!(check(&Ctx::new(&snap)).is_empty());
-    }
-
-    #[test]
     fn finalized_runner_without_controller_is_high_and_deleting_is_critical() {
         let mut snap = testing::scenario("B0");
         snap.runners.items.push(legacy_runner(false));

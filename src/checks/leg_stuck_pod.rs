@@ -127,12 +127,6 @@ mod tests {
     }
 
     #[test]
-    fn healthy_baseline_is_quiet() {
-        let snap = testing::scenario("B0");
-        assert!(check(&Ctx::new(&snap)).is_empty());
-    }
-
-    #[test]
     fn deleting_pod_without_controller_names_the_runner_id() {
         let mut snap = testing::scenario("B0");
         snap.pods.items.push(pod(true));

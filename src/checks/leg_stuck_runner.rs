@@ -197,12 +197,6 @@ mod tests {
     }
 
     #[test]
-    fn healthy_baseline_is_quiet() {
-        let snap = testing::scenario("B0");
-        assert!(check(&Ctx::new(&snap)).is_empty());
-    }
-
-    #[test]
     fn deleting_runner_without_controller_is_high_then_critical_in_terminating_namespace() {
         let mut snap = testing::scenario("B0");
         snap.runners.items.push(runner(true));

@@ -113,12 +113,6 @@ mod tests {
     use crate::testing;
 
     #[test]
-    fn healthy_baseline_is_quiet() {
-        let snap = testing::scenario("B0");
-        assert!(check(&Ctx::new(&snap)).is_empty());
-    }
-
-    #[test]
     fn pruned_binding_is_high_with_ars_primary() {
         let mut snap = testing::scenario("B0");
         testing::remove(&mut snap, |o| {

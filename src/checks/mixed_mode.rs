@@ -98,12 +98,6 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn healthy_baseline_is_quiet() {
-        let snap = testing::scenario("B0");
-        assert!(check(&Ctx::new(&snap)).is_empty());
-    }
-
-    #[test]
     fn legacy_runners_next_to_scale_sets_are_info() {
         let mut snap = testing::scenario("B0");
         snap.runner_deployments.items.push(testing::obj(

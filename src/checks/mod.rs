@@ -317,6 +317,23 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_check_is_silent_on_the_healthy_baselines() {
+        for id in ["B0", "L0"] {
+            let snap = crate::testing::scenario(id);
+            let ctx = Ctx::new(&snap);
+            for c in CHECKS {
+                let f = (c.run)(&ctx);
+                assert!(
+                    f.is_empty(),
+                    "{} on {id}: {:?}",
+                    c.code,
+                    crate::testing::codes(&f)
+                );
+            }
+        }
+    }
+
+    #[test]
     fn every_check_code_is_in_the_catalog() {
         for c in CHECKS {
             assert!(

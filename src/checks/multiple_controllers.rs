@@ -138,12 +138,6 @@ mod tests {
     }
 
     #[test]
-    fn healthy_baseline_is_quiet() {
-        let snap = testing::scenario("B0");
-        assert!(check(&Ctx::new(&snap)).is_empty());
-    }
-
-    #[test]
     fn two_cluster_wide_controllers_are_reported_once() {
         let mut snap = testing::scenario("B0");
         second_controller(&mut snap, "arc-controller", None);

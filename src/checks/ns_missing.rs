@@ -359,12 +359,6 @@ mod tests {
     }
 
     #[test]
-    fn b0_is_silent() {
-        let snap = testing::scenario("B0");
-        assert!(check(&Ctx::new(&snap)).is_empty());
-    }
-
-    #[test]
     fn stranded_listener_and_pointers_make_one_finding() {
         let snap = s12();
         let f = check(&Ctx::new(&snap));

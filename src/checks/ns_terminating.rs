@@ -206,12 +206,6 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn b0_is_silent() {
-        let snap = testing::scenario("B0");
-        assert!(check(&Ctx::new(&snap)).is_empty());
-    }
-
-    #[test]
     fn s1_old_controller_namespace_blocked_by_listener() {
         let snap = testing::scenario("S1");
         let f = check(&Ctx::new(&snap));

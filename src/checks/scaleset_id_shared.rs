@@ -156,12 +156,6 @@ mod tests {
     }
 
     #[test]
-    fn b0_is_silent() {
-        let snap = testing::scenario("B0");
-        assert!(check(&Ctx::new(&snap)).is_empty());
-    }
-
-    #[test]
     fn deleting_copy_is_critical_and_listed_first() {
         let mut snap = testing::scenario("B0");
         second_ars(&mut snap, "zzz-old", true);

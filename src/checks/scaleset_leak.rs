@@ -223,12 +223,6 @@ mod tests {
     const SECRET: &str = "arc-runner-set-gha-rs-github-secret";
 
     #[test]
-    fn b0_is_silent() {
-        let snap = testing::scenario("B0");
-        assert!(check(&Ctx::new(&snap)).is_empty());
-    }
-
-    #[test]
     fn scale_set_gone_leaves_listener_and_runners_as_evidence() {
         let mut snap = testing::scenario("B0");
         testing::remove(&mut snap, |o| o.meta.kind == "AutoscalingRunnerSet");

@@ -153,12 +153,6 @@ mod tests {
     }
 
     #[test]
-    fn b0_is_silent() {
-        let snap = testing::scenario("B0");
-        assert!(check(&Ctx::new(&snap)).is_empty());
-    }
-
-    #[test]
     fn pruned_secret_under_live_scale_set_is_high() {
         let mut snap = testing::scenario("B0");
         terminate(&mut snap, "Secret", "arc-runners", SECRET);

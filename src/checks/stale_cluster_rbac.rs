@@ -243,12 +243,6 @@ mod tests {
     use crate::testing;
 
     #[test]
-    fn healthy_baseline_is_quiet() {
-        let snap = testing::scenario("B0");
-        assert!(check(&Ctx::new(&snap)).is_empty());
-    }
-
-    #[test]
     fn binding_to_deleted_namespace_is_stale_once_the_controller_is_gone() {
         let mut snap = testing::scenario("B0");
         testing::remove(&mut snap, |o| {

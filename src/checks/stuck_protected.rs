@@ -194,12 +194,6 @@ mod tests {
     }
 
     #[test]
-    fn b0_is_silent() {
-        let snap = testing::scenario("B0");
-        assert!(check(&Ctx::new(&snap)).is_empty());
-    }
-
-    #[test]
     fn s3_waits_for_the_deleting_scale_set() {
         let snap = testing::scenario("S3");
         let f = check(&Ctx::new(&snap));

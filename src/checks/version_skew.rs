@@ -226,12 +226,6 @@ mod tests {
     }
 
     #[test]
-    fn healthy_baseline_is_quiet() {
-        let snap = testing::scenario("B0");
-        assert!(check(&Ctx::new(&snap)).is_empty());
-    }
-
-    #[test]
     fn older_scale_set_label_is_critical_and_names_ars_then_controller() {
         let mut snap = testing::scenario("B0");
         let ars = testing::get_mut(
