@@ -112,6 +112,20 @@ pub fn get_mut<'a>(
         .unwrap_or_else(|| panic!("{kind} {ns:?}/{name} not in snapshot"))
 }
 
+/// B0 with its controller Deployment moved to `arc-controller` (its bindings still name
+/// arc-systems): the seed user story in its smallest form.
+pub fn b0_controller_moved() -> Snapshot {
+    let mut snap = scenario("B0");
+    let dep = get_mut(
+        &mut snap,
+        "Deployment",
+        Some("arc-systems"),
+        "arc-gha-rs-controller",
+    );
+    dep.meta.namespace = Some("arc-controller".to_owned());
+    snap
+}
+
 /// Codes (with primary object) of findings, for compact assertions.
 pub fn codes(findings: &[crate::findings::Finding]) -> Vec<String> {
     findings

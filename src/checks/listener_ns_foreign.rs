@@ -127,24 +127,12 @@ fn live_namespaces(ctx: &Ctx) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::snapshot::{ObjectRef, Snapshot};
+    use crate::snapshot::ObjectRef;
     use crate::testing;
-
-    fn moved() -> Snapshot {
-        let mut snap = testing::scenario("B0");
-        let dep = testing::get_mut(
-            &mut snap,
-            "Deployment",
-            Some("arc-systems"),
-            "arc-gha-rs-controller",
-        );
-        dep.meta.namespace = Some("arc-controller".to_owned());
-        snap
-    }
 
     #[test]
     fn listener_left_in_old_namespace_is_auto_fixable() {
-        let snap = moved();
+        let snap = testing::b0_controller_moved();
         let f = check(&Ctx::new(&snap));
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].severity, Severity::High);
@@ -161,7 +149,7 @@ mod tests {
 
     #[test]
     fn terminating_namespace_is_critical() {
-        let mut snap = moved();
+        let mut snap = testing::b0_controller_moved();
         let ns = testing::get_mut(&mut snap, "Namespace", None, "arc-systems");
         ns.meta.deletion_timestamp = Some("2026-07-01T10:00:00Z".to_owned());
         assert_eq!(check(&Ctx::new(&snap))[0].severity, Severity::Critical);

@@ -297,25 +297,13 @@ fn remediation(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::snapshot::{AccessAnswer, Snapshot};
+    use crate::snapshot::AccessAnswer;
     use crate::testing;
 
     /// B0 with the controller moved to `arc-controller` (Deployment only; bindings untouched).
-    fn moved() -> Snapshot {
-        let mut snap = testing::scenario("B0");
-        let dep = testing::get_mut(
-            &mut snap,
-            "Deployment",
-            Some("arc-systems"),
-            "arc-gha-rs-controller",
-        );
-        dep.meta.namespace = Some("arc-controller".to_owned());
-        snap
-    }
-
     #[test]
     fn moved_controller_is_critical_and_evaluated_offline() {
-        let snap = moved();
+        let snap = testing::b0_controller_moved();
         let f = check(&Ctx::new(&snap));
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].severity, Severity::Critical);
@@ -343,7 +331,7 @@ mod tests {
 
     #[test]
     fn subject_access_review_answers_are_preferred_and_named() {
-        let mut snap = moved();
+        let mut snap = testing::b0_controller_moved();
         let q = model::question(
             "system:serviceaccount:arc-controller:arc-gha-rs-controller",
             "get",
@@ -393,7 +381,7 @@ mod tests {
 
     #[test]
     fn no_live_controller_is_left_to_no_controller() {
-        let mut snap = moved();
+        let mut snap = testing::b0_controller_moved();
         testing::remove(&mut snap, |o| o.meta.kind == "Deployment");
         assert!(check(&Ctx::new(&snap)).is_empty());
     }
