@@ -12,8 +12,8 @@ use crate::model::{self, L_SCALE_SET_NAME};
 use crate::snapshot::Object;
 
 use super::Ctx;
+use super::deletion::{Verdict, since};
 use super::stuck_ars::{self, controller_ref};
-use super::stuck_er::{Verdict, since};
 use super::stuck_ers;
 
 pub fn check(ctx: &Ctx) -> Vec<Finding> {

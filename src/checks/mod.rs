@@ -14,6 +14,7 @@ pub mod common;
 pub mod controller_unhealthy;
 pub mod crd_skew;
 pub mod credential_copy_orphan;
+pub mod deletion;
 pub mod deletion_progressing;
 pub mod helm_release_orphan;
 pub mod leg_multi_controller;

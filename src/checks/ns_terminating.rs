@@ -13,7 +13,7 @@ use crate::model::{F_AL, F_ARS, F_CP, F_ER, F_ERS, F_LEG_LINKED, F_LEG_POD, F_LE
 use crate::snapshot::{Object, ObjectRef, Scope};
 
 use super::Ctx;
-use super::stuck_er::{Verdict, since};
+use super::deletion::{Verdict, since};
 use super::{stuck_ars, stuck_er, stuck_ers, stuck_listener, stuck_protected};
 
 /// Every finalizer string ARC (either generation) puts on objects.

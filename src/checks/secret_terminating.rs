@@ -14,8 +14,9 @@ use crate::snapshot::Object;
 
 use super::Ctx;
 use super::common::{self, RefState};
+use super::deletion::Verdict;
 use super::secret_dangling::{GithubRef, by_secret, github_refs, list, referrers};
-use super::stuck_er::{self, Verdict};
+use super::stuck_er;
 
 pub fn check(ctx: &Ctx) -> Vec<Finding> {
     let refs = github_refs(ctx);

@@ -15,7 +15,7 @@ use crate::snapshot::{Lookup, Object, ObjectRef};
 
 use super::Ctx;
 use super::common::{self, CleanupPath};
-use super::stuck_er::{
+use super::deletion::{
     Blocked, Perm, Verdict, client, describe, gate, perms, remediations_in, since,
     with_cause_evidence,
 };

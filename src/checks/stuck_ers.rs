@@ -15,10 +15,11 @@ use crate::snapshot::Object;
 
 use super::Ctx;
 use super::common::CleanupPath;
-use super::stuck_er::{
-    self, Blocked, Cause, CauseKind, Perm, Verdict, describe, gate, perms, remediations_in, since,
-    stuck, with_cause_evidence,
+use super::deletion::{
+    Blocked, Cause, CauseKind, Perm, Verdict, describe, gate, perms, remediations_in, since, stuck,
+    with_cause_evidence,
 };
+use super::stuck_er;
 
 const STEP_RUNNERS: &str = "delete its EphemeralRunners";
 const STEP_FINAL: &str = "delete its proxy Secret and remove its finalizer";

@@ -16,7 +16,7 @@ use crate::snapshot::{Lookup, Object, ObjectRef};
 
 use super::Ctx;
 use super::common::CleanupPath;
-use super::stuck_er::{
+use super::deletion::{
     Blocked, CauseKind, Perm, Verdict, describe, gate, lost_terminating_pod, perms, since, stuck,
     with_cause_evidence,
 };

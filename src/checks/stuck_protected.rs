@@ -20,7 +20,7 @@ use crate::model::{
 use crate::snapshot::{Collection, Object};
 
 use super::Ctx;
-use super::stuck_er::since;
+use super::deletion::since;
 
 /// The ARS in the object's namespace that would release it: by cleanup annotation first, by the
 /// scale-set-name label second.
