@@ -106,7 +106,11 @@ pub fn to_json(r: &Report) -> String {
 
 /// Serialize as YAML.
 pub fn to_yaml(r: &Report) -> String {
-    serde_saphyr::to_string(r).unwrap_or_else(|e| format!("error: {e}\n"))
+    let mut s = serde_saphyr::to_string(r).unwrap_or_else(|e| format!("error: {e}"));
+    if !s.ends_with('\n') {
+        s.push('\n');
+    }
+    s
 }
 
 /// Colour styles, applied only when enabled.
@@ -334,6 +338,7 @@ mod tests {
             serde_saphyr::from_str(&to_yaml(&r)).expect("valid yaml");
         let from_json: serde_json::Value = serde_json::from_str(&to_json(&r)).expect("valid json");
         assert_eq!(from_yaml, from_json);
+        assert!(to_yaml(&r).ends_with('\n'));
     }
 
     #[test]
