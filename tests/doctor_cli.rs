@@ -327,3 +327,111 @@ fn kubeconfig_env_merges_files_first_wins_and_skips_missing_ones() {
     let report: Value = serde_json::from_slice(&out.stdout).expect("json");
     assert!(!report["notChecked"].as_array().expect("array").is_empty());
 }
+
+/// A cluster-wide reader that may not read pod logs nor create SubjectAccessReviews.
+fn reader_docs() -> Vec<Value> {
+    let resources = [
+        "namespaces",
+        "nodes",
+        "pods",
+        "serviceaccounts",
+        "secrets",
+        "configmaps",
+        "services",
+        "endpoints",
+        "deployments",
+        "roles",
+        "rolebindings",
+        "clusterroles",
+        "clusterrolebindings",
+        "customresourcedefinitions",
+        "autoscalingrunnersets",
+        "autoscalinglisteners",
+        "ephemeralrunnersets",
+        "ephemeralrunners",
+        "runners",
+        "runnerdeployments",
+        "runnerreplicasets",
+        "runnersets",
+        "horizontalrunnerautoscalers",
+        "mutatingwebhookconfigurations",
+        "validatingwebhookconfigurations",
+    ];
+    vec![
+        serde_json::json!({"apiVersion": "fake.kubectl-arc.dev/v1", "kind": "User",
+            "metadata": {"name": "reader"}, "spec": {"token": "reader-token"}}),
+        serde_json::json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+            "metadata": {"name": "arc-reader"},
+            "rules": [{"apiGroups": ["*"], "resources": resources, "verbs": ["get", "list"]}]}),
+        serde_json::json!({"apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+            "metadata": {"name": "arc-reader"},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "arc-reader"},
+            "subjects": [{"kind": "User", "name": "reader", "apiGroup": "rbac.authorization.k8s.io"}]}),
+    ]
+}
+
+fn code_and_primary(report: &Value) -> Vec<String> {
+    let mut v: Vec<String> = report["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| f["code"] != "ARC-NOT-CHECKED")
+        .map(|f| format!("{} {}", f["code"], f["objects"][0]))
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn without_log_and_review_rights_doctor_notes_the_gap_and_evaluates_rbac_offline() {
+    let c = TestCluster::from_builder(
+        fake_apiserver::FakeServer::builder()
+            .fixture(common::scenarios_dir().join("S1"))
+            .objects(reader_docs()),
+    );
+    let (_, admin, _) = c.doctor_json(&[]);
+    c.server.clear_requests();
+    let (code, reader, stderr) = c.doctor_json(&["--context", "reader"]);
+    assert_eq!(code, 1, "{stderr}");
+    // Same diagnosis as an admin's…
+    assert_eq!(code_and_primary(&reader), code_and_primary(&admin));
+    // …with the refused log reads reported as not checked, not as an error.
+    let gaps: Vec<&str> = reader["notChecked"]
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|g| g["what"].as_str())
+        .collect();
+    assert!(gaps.iter().any(|g| g.starts_with("pods/log")), "{gaps:?}");
+    assert!(
+        reader["findings"]
+            .as_array()
+            .expect("array")
+            .iter()
+            .any(|f| f["code"] == "ARC-NOT-CHECKED"
+                && f["message"]
+                    .as_str()
+                    .is_some_and(|m| m.contains("pod logs")))
+    );
+    // RBAC reachability was evaluated offline from the bindings, and says so.
+    let mismatch = reader["findings"]
+        .as_array()
+        .expect("array")
+        .iter()
+        .find(|f| f["code"] == "ARC-MANAGER-BINDING-MISMATCH")
+        .expect("mismatch found");
+    assert!(
+        mismatch["evidence"]
+            .as_array()
+            .expect("evidence")
+            .iter()
+            .any(|e| e.as_str().is_some_and(|e| e.contains("evaluated offline"))),
+        "{mismatch}"
+    );
+    assert!(
+        !c.server
+            .requests()
+            .iter()
+            .any(|r| r.path.ends_with("/subjectaccessreviews"))
+    );
+}
