@@ -922,74 +922,54 @@ fn mark_as_deleting(obj: &mut Value, now: Timestamp) {
     meta::set_meta(obj, "deletionGracePeriodSeconds", json!(0));
 }
 
-/// The "Precondition failed" wording of the namespace and CRD registries.
-fn check_preconditions_legacy(
-    rt: &ResourceType,
-    obj: &Value,
-    opts: &DeleteOptions,
-) -> Result<(), ApiError> {
-    let name = meta::name(obj);
-    if let Some(u) = &opts.precondition_uid
-        && u != meta::uid(obj)
-    {
-        return Err(ApiError::conflict(
-            &rt.group,
-            &rt.resource,
-            name,
-            &format!(
-                "Precondition failed: UID in precondition: {u}, UID in object meta: {}",
-                meta::uid(obj)
-            ),
-        ));
-    }
-    if let Some(rv) = &opts.precondition_resource_version
-        && rv != meta::resource_version(obj)
-    {
-        return Err(ApiError::conflict(
-            &rt.group,
-            &rt.resource,
-            name,
-            &format!(
-                "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {}",
-                meta::resource_version(obj)
-            ),
-        ));
-    }
-    Ok(())
+/// Which registry's wording a precondition Conflict uses.
+#[derive(Clone, Copy)]
+enum Wording {
+    /// `rest.BeforeDelete` (most kinds): the Conflict names the kind.
+    Generic,
+    /// The namespace and CRD registries: "Precondition failed: …", naming the resource.
+    Legacy,
 }
 
-/// `rest.BeforeDelete`'s precondition check (the Conflict names the kind).
+/// DELETE preconditions (uid, resourceVersion) with the real server's Conflict messages.
 fn check_preconditions(
     rt: &ResourceType,
     obj: &Value,
     opts: &DeleteOptions,
+    wording: Wording,
 ) -> Result<(), ApiError> {
-    let name = meta::name(obj);
+    let conflict = |msg: String| {
+        let what = match wording {
+            Wording::Generic => &rt.kind,
+            Wording::Legacy => &rt.resource,
+        };
+        ApiError::conflict(&rt.group, what, meta::name(obj), &msg)
+    };
     if let Some(u) = &opts.precondition_uid
         && u != meta::uid(obj)
     {
-        return Err(ApiError::conflict(
-            &rt.group,
-            &rt.kind,
-            name,
-            &format!(
-                "the UID in the precondition ({u}) does not match the UID in record ({}). The object might have been deleted and then recreated",
-                meta::uid(obj)
+        let have = meta::uid(obj);
+        return Err(conflict(match wording {
+            Wording::Generic => format!(
+                "the UID in the precondition ({u}) does not match the UID in record ({have}). The object might have been deleted and then recreated"
             ),
-        ));
+            Wording::Legacy => {
+                format!("Precondition failed: UID in precondition: {u}, UID in object meta: {have}")
+            }
+        }));
     }
     if let Some(rv) = &opts.precondition_resource_version
         && rv != meta::resource_version(obj)
     {
-        return Err(ApiError::conflict(
-            &rt.group,
-            &rt.kind,
-            name,
-            &format!(
-                "the ResourceVersion in the precondition ({rv}) does not match the ResourceVersion in record ({}). The object might have been modified",
-                meta::resource_version(obj)
+        let have = meta::resource_version(obj);
+        return Err(conflict(match wording {
+            Wording::Generic => format!(
+                "the ResourceVersion in the precondition ({rv}) does not match the ResourceVersion in record ({have}). The object might have been modified"
             ),
-        ));
+            Wording::Legacy => format!(
+                "Precondition failed: ResourceVersion in precondition: {rv}, ResourceVersion in object meta: {have}"
+            ),
+        }));
     }
     Ok(())
 }
@@ -1079,7 +1059,7 @@ pub(crate) fn delete(
     let mut obj = original.clone();
 
     if rt.is("", "Namespace") {
-        check_preconditions_legacy(rt, &obj, opts)?;
+        check_preconditions(rt, &obj, opts, Wording::Legacy)?;
         if !meta::is_deleting(&obj) {
             meta::set_meta(&mut obj, "deletionTimestamp", json!(rfc3339(now)));
             if let Some(m) = obj.as_object_mut() {
@@ -1120,7 +1100,7 @@ pub(crate) fn delete(
             return Ok(DeleteOutcome::Pending(obj));
         }
     } else if rt.is(CRD_GROUP, CRD_KIND) && !meta::is_deleting(&obj) {
-        check_preconditions_legacy(rt, &obj, opts)?;
+        check_preconditions(rt, &obj, opts, Wording::Legacy)?;
         meta::set_meta(&mut obj, "deletionTimestamp", json!(rfc3339(now)));
         let mut fins = meta::finalizers(&obj);
         if !fins.iter().any(|f| f == CRD_CLEANUP_FINALIZER) {
@@ -1141,7 +1121,7 @@ pub(crate) fn delete(
         return Ok(DeleteOutcome::Pending(write(store, key, obj)));
     }
 
-    check_preconditions(rt, &obj, opts)?;
+    check_preconditions(rt, &obj, opts, Wording::Generic)?;
     let grace = if rt.is("", "Pod") {
         pod_before_delete(&mut obj, opts, now)
     } else {
