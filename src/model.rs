@@ -49,6 +49,13 @@ pub const A_CLEANUP_NO_PERM_SA: &str =
 pub const A_HELM_RELEASE: &str = "meta.helm.sh/release-name";
 pub const A_HELM_RELEASE_NS: &str = "meta.helm.sh/release-namespace";
 
+/// OCI location of the scale-set chart.
+pub const SCALE_SET_CHART: &str =
+    "oci://ghcr.io/actions/actions-runner-controller-charts/gha-runner-scale-set";
+/// OCI location of the controller chart.
+pub const CONTROLLER_CHART: &str =
+    "oci://ghcr.io/actions/actions-runner-controller-charts/gha-runner-scale-set-controller";
+
 /// The ARS annotations naming chart objects, in the order the controller releases them
 /// (arc-domain §3 step 5), with the kind each names.
 pub const CLEANUP_ANNOTATIONS: [(&str, &str); 7] = [
@@ -617,6 +624,16 @@ pub fn scale_set_id(ars: &Object) -> Option<i64> {
     ars.meta
         .annotation(A_SCALE_SET_ID)
         .and_then(|v| v.trim().parse().ok())
+}
+
+/// The Helm release that rendered an ARS (annotation, else instance label, else scale-set name).
+pub fn release_of(ars: &Object) -> String {
+    ars.meta
+        .annotation(A_HELM_RELEASE)
+        .or_else(|| ars.meta.label("app.kubernetes.io/instance"))
+        .or_else(|| ars.meta.label(L_SCALE_SET_NAME))
+        .unwrap_or(&ars.meta.name)
+        .to_owned()
 }
 
 /// GitHub config secret name referenced by an ARC object of any kind, and whether it is a vault

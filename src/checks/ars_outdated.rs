@@ -11,7 +11,7 @@ use crate::model::{self, L_VERSION};
 use crate::snapshot::Object;
 
 use super::Ctx;
-use super::version_skew::{SCALE_SET_CHART, release_of};
+use crate::model::{SCALE_SET_CHART, release_of};
 
 const CODE: &str = "ARC-ARS-OUTDATED";
 

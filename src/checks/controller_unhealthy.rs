@@ -10,7 +10,7 @@ use crate::model::{self, Controller, Version};
 use crate::snapshot::Object;
 
 use super::Ctx;
-use super::version_skew::CONTROLLER_CHART;
+use crate::model::CONTROLLER_CHART;
 
 const CODE: &str = "ARC-CONTROLLER-UNHEALTHY";
 

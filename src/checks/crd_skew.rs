@@ -20,7 +20,7 @@ use crate::model::{Controller, Generation, Version};
 use crate::snapshot::{Lookup, Object, ObjectRef};
 
 use super::Ctx;
-use super::version_skew::CONTROLLER_CHART;
+use crate::model::CONTROLLER_CHART;
 
 const CODE: &str = "ARC-CRD-SKEW";
 

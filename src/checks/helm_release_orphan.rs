@@ -24,7 +24,7 @@ use crate::model::{A_HELM_RELEASE, A_HELM_RELEASE_NS, L_SCALE_SET_NAME};
 use crate::snapshot::{Lookup, Object, ObjectRef};
 
 use super::Ctx;
-use super::version_skew::SCALE_SET_CHART;
+use crate::model::SCALE_SET_CHART;
 
 const CODE: &str = "ARC-HELM-RELEASE-ORPHAN";
 const RELEASE_PREFIX: &str = "sh.helm.release.v1.";

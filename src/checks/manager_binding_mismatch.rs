@@ -24,7 +24,7 @@ use crate::snapshot::{Object, ObjectRef};
 
 use super::Ctx;
 use super::common;
-use super::version_skew::{SCALE_SET_CHART, release_of};
+use crate::model::{SCALE_SET_CHART, release_of};
 
 const CODE: &str = "ARC-MANAGER-BINDING-MISMATCH";
 

@@ -12,7 +12,7 @@ use crate::model::{A_CLEANUP_MANAGER_RB, A_CLEANUP_MANAGER_ROLE, F_CP, L_VERSION
 use crate::snapshot::{Collection, Lookup, Object, ObjectRef};
 
 use super::Ctx;
-use super::version_skew::{SCALE_SET_CHART, release_of};
+use crate::model::{SCALE_SET_CHART, release_of};
 
 const CODE: &str = "ARC-MANAGER-RBAC-MISSING";
 

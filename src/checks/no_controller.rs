@@ -14,7 +14,7 @@ use crate::model::{self, Controller, L_VERSION};
 use crate::snapshot::{Object, Scope};
 
 use super::Ctx;
-use super::version_skew::CONTROLLER_CHART;
+use crate::model::CONTROLLER_CHART;
 
 const CODE: &str = "ARC-NO-CONTROLLER";
 

@@ -14,7 +14,7 @@ use crate::snapshot::Object;
 
 use super::Ctx;
 use super::no_controller::deployments_listed;
-use super::version_skew::{CONTROLLER_CHART, release_of};
+use crate::model::{CONTROLLER_CHART, release_of};
 
 const CODE: &str = "ARC-OUT-OF-SCOPE";
 

@@ -13,19 +13,14 @@
 //! reports it), else from the image tag, else from the Deployment's `app.kubernetes.io/version`.
 
 use crate::findings::{Finding, Severity};
-use crate::model::{self, Controller, L_VERSION, Version};
+use crate::model::{
+    self, CONTROLLER_CHART, Controller, L_VERSION, SCALE_SET_CHART, Version, release_of,
+};
 use crate::snapshot::Object;
 
 use super::Ctx;
 
 const CODE: &str = "ARC-VERSION-SKEW";
-
-/// OCI location of the scale-set chart.
-pub(crate) const SCALE_SET_CHART: &str =
-    "oci://ghcr.io/actions/actions-runner-controller-charts/gha-runner-scale-set";
-/// OCI location of the controller chart.
-pub(crate) const CONTROLLER_CHART: &str =
-    "oci://ghcr.io/actions/actions-runner-controller-charts/gha-runner-scale-set-controller";
 
 /// The controller's log line when it deletes a foreign ARS.
 const DELETE_LOG: &str = "version doesn't match the build version";
@@ -65,16 +60,6 @@ pub(crate) fn compatible(build: &str, label: Option<&str>) -> Result<(), String>
             "the scale set's version label `{label}` is not a semantic version"
         )),
     }
-}
-
-/// The Helm release that rendered an ARS (annotation, else instance label, else scale-set name).
-pub(crate) fn release_of(ars: &Object) -> String {
-    ars.meta
-        .annotation(model::A_HELM_RELEASE)
-        .or_else(|| ars.meta.label("app.kubernetes.io/instance"))
-        .or_else(|| ars.meta.label(model::L_SCALE_SET_NAME))
-        .unwrap_or(&ars.meta.name)
-        .to_owned()
 }
 
 struct Skew<'a> {
