@@ -30,6 +30,21 @@ pub enum Command {
     /// Diagnose ARC across all namespaces: controllers, scope and RBAC, scale sets, listeners,
     /// runners, finalizers and every Secret they reference. Read-only.
     Doctor(DoctorArgs),
+    /// List orphaned ARC objects and stranded finalizers, and with --fix repair them safely
+    /// (backups, preconditions, one finalizer at a time).
+    Orphans(OrphansArgs),
+    /// Take ARC out of a namespace in the order the controller needs (runner namespaces first,
+    /// the controller namespace last).
+    Drain(DrainArgs),
+    /// Explain a finding code: what it means, why it happens, how it is fixed.
+    Explain(ExplainArgs),
+    /// Print the plugin version (and the server version when a cluster is reachable).
+    Version(VersionArgs),
+    /// Print the `kubectl_complete-arc` helper that makes kubectl complete `kubectl arc …`.
+    Completion(CompletionArgs),
+    /// Shell-completion backend called by `kubectl_complete-arc` (not for direct use).
+    #[command(name = "__complete", hide = true)]
+    Complete(CompleteArgs),
 }
 
 /// Flags kubectl users expect; accepted before or after the subcommand.
@@ -168,6 +183,91 @@ pub struct DoctorArgs {
     pub concurrency: u32,
 }
 
+/// `--dry-run[=client|server]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DryRun {
+    /// Print the plan; send no write.
+    Client,
+    /// Send every write with `dryRun=All`: the server validates, nothing is persisted.
+    Server,
+}
+
+/// Flags shared by every command that can change the cluster (`orphans --fix`, `drain`).
+#[derive(Debug, Args, Clone)]
+pub struct MutateArgs {
+    /// Do not ask for confirmation (required when stdin is not a terminal)
+    #[arg(short = 'y', long)]
+    pub yes: bool,
+    /// Also run actions tagged `confirm` (they can leak GitHub registrations or touch RBAC)
+    #[arg(long)]
+    pub include_confirm: bool,
+    /// Only show what would be done (`client`, the default) or send writes with dryRun=All (`server`)
+    #[arg(long, value_enum, value_name = "MODE", num_args = 0..=1, default_missing_value = "client", require_equals = true)]
+    pub dry_run: Option<DryRun>,
+    /// Where to write backups (default ~/.kube/arc-backups/<context>/<UTC timestamp>/)
+    #[arg(long, value_name = "DIR")]
+    pub backup_dir: Option<std::path::PathBuf>,
+    /// Page size for LIST requests
+    #[arg(long, value_name = "N", default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..))]
+    pub chunk_size: u32,
+    /// Maximum API requests in flight
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u32).range(1..=64))]
+    pub concurrency: u32,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct OrphansArgs {
+    /// Apply the plan (auto actions; confirm actions also need --include-confirm)
+    #[arg(long)]
+    pub fix: bool,
+    #[command(flatten)]
+    pub mutate: MutateArgs,
+    /// After --fix, how long to wait for namespace deletion and garbage collection to settle
+    /// (kubectl duration: 90s, 10m)
+    #[arg(long, value_name = "DURATION", default_value = "60s", value_parser = parse_timeout)]
+    pub timeout: RequestTimeout,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct DrainArgs {
+    /// The namespace to drain (a runner namespace, or a controller namespace once its scale sets
+    /// are drained)
+    #[arg(value_name = "NAMESPACE")]
+    pub target: String,
+    /// Do the controller's work (strip stranded finalizers bottom-up) when it provably cannot
+    #[arg(long)]
+    pub force: bool,
+    #[command(flatten)]
+    pub mutate: MutateArgs,
+    /// How long to wait for the controller to finish (kubectl duration: 90s, 10m)
+    #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_timeout)]
+    pub timeout: RequestTimeout,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct ExplainArgs {
+    /// A finding code, e.g. ARC-STUCK-LISTENER (case-insensitive)
+    #[arg(value_name = "CODE")]
+    pub code: String,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct VersionArgs {
+    /// Client version only; do not contact the cluster
+    #[arg(long)]
+    pub client: bool,
+}
+
+#[derive(Debug, Args, Clone)]
+pub struct CompletionArgs {}
+
+#[derive(Debug, Args, Clone)]
+pub struct CompleteArgs {
+    /// The words after `kubectl arc`, the last one being completed
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub words: Vec<String>,
+}
+
 /// How the program was invoked, for usage text: `kubectl arc` when run as a kubectl plugin
 /// (argv[0] is `kubectl-arc`), else the binary name.
 pub fn display_name(argv0: &str) -> String {
@@ -236,7 +336,9 @@ mod tests {
         assert_eq!(cli.global.namespace.as_deref(), Some("ns"));
         assert_eq!(cli.global.as_group, ["g1", "g2"]);
         assert_eq!(cli.global.output, Output::Json);
-        let Command::Doctor(d) = cli.command;
+        let Command::Doctor(d) = cli.command else {
+            panic!("doctor expected")
+        };
         assert_eq!(d.fail_on, FailOn::Never);
     }
 

@@ -9,7 +9,13 @@ use clap::{CommandFactory, FromArgMatches};
 use crate::cli::{self, Cli, Command};
 use crate::error::{EXIT_CANNOT_RUN, Failure};
 
+pub mod complete;
+pub mod completion;
 pub mod doctor;
+pub mod drain;
+pub mod explain;
+pub mod orphans;
+pub mod version;
 
 /// Parse arguments, run the subcommand, print errors, and decide the exit code.
 pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
@@ -47,6 +53,12 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     let result = runtime.block_on(async {
         match cli.command {
             Command::Doctor(args) => doctor::run(&cli.global, &args).await,
+            Command::Orphans(args) => orphans::run(&cli.global, &args).await,
+            Command::Drain(args) => drain::run(&cli.global, &args).await,
+            Command::Explain(args) => explain::run(&cli.global, &args),
+            Command::Version(args) => version::run(&cli.global, &args).await,
+            Command::Completion(args) => completion::run(&cli.global, &args),
+            Command::Complete(args) => complete::run(&cli.global, &args).await,
         }
     });
     match result {
