@@ -9,6 +9,7 @@ pub mod cluster;
 pub mod codes;
 pub mod commands;
 pub mod error;
+pub mod facts;
 pub mod findings;
 pub mod logscan;
 pub mod model;

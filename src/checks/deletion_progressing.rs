@@ -12,9 +12,8 @@ use crate::model::{self, L_SCALE_SET_NAME};
 use crate::snapshot::Object;
 
 use super::Ctx;
-use super::deletion::{Verdict, since};
-use super::stuck_ars::{self, controller_ref};
-use super::stuck_ers;
+use crate::facts::ars::controller_ref;
+use crate::facts::deletion::{Verdict, since};
 
 pub fn check(ctx: &Ctx) -> Vec<Finding> {
     let snap = ctx.snap;
@@ -22,7 +21,7 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
         .autoscaling_runner_sets
         .iter()
         .filter(|ars| ars.meta.is_deleting())
-        .filter_map(|ars| match stuck_ars::classify(ctx, ars)? {
+        .filter_map(|ars| match ctx.deletion(ars)? {
             Verdict::Waiting(what) => Some(finding(ctx, ars, &what)),
             _ => None,
         });
@@ -30,7 +29,7 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
         .ephemeral_runner_sets
         .iter()
         .filter(|ers| ers.meta.is_deleting() && ars_gone(ctx, ers))
-        .filter_map(|ers| match stuck_ers::classify(ctx, ers)? {
+        .filter_map(|ers| match ctx.deletion(ers)? {
             Verdict::Waiting(what) => Some(finding(ctx, ers, &what)),
             _ => None,
         });

@@ -13,7 +13,7 @@ use crate::model;
 use crate::snapshot::{Object, ObjectRef};
 
 use super::Ctx;
-use super::common::{self, RefState};
+use crate::facts::common::{self, RefState};
 
 const CODE: &str = "LEG-SECRET-DANGLING";
 const POD_CREDS_ANNOTATION: &str = "actions-runner/github-api-creds-secret";

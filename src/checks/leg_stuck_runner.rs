@@ -10,11 +10,11 @@ use crate::model::{F_LEG_POD, F_LEG_RUNNER};
 use crate::snapshot::{Object, ObjectRef};
 
 use super::Ctx;
-use super::common::{self, RefState};
 use super::leg_no_controller::legacy_live_for;
 use super::leg_secret_dangling::controller_env_secrets;
 use super::leg_webhook_dangling::dangling_hooks;
 use super::no_controller::deployments_listed;
+use crate::facts::common::{self, RefState};
 
 const CODE: &str = "LEG-STUCK-RUNNER";
 const CREDS_ANNOTATION: &str = "actions-runner/github-api-creds-secret";

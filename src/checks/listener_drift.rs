@@ -15,7 +15,7 @@ use crate::model::{self, L_LISTENER_NAME, L_LISTENER_NS};
 use crate::snapshot::{Lookup, Object};
 
 use super::Ctx;
-use super::orphan_listener::{listener_scale_set_id, target_ars};
+use crate::facts::listeners::{listener_scale_set_id, target_ars};
 
 const CODE: &str = "ARC-LISTENER-DRIFT";
 

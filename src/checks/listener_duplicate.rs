@@ -12,48 +12,10 @@ use crate::model::{self, Controller, ListenerNaming};
 use crate::snapshot::{Lookup, Object};
 
 use super::Ctx;
-use super::common;
-use super::orphan_listener::target;
+use crate::facts::listeners::target;
 
-const CODE: &str = "ARC-LISTENER-DUPLICATE";
-
-/// The listener a LIVE controller keeps for `ars`, and that controller.
-///
-/// When several live controllers cover the namespace and each has its listener (two cluster-wide
-/// controllers), prefer the one whose ServiceAccount may read Secrets in the ARS namespace (the
-/// manager RoleBinding binds it), then a non-deleting listener, then the oldest one.
-pub(crate) fn keeper<'a, 'c>(
-    ctx: &'c Ctx<'a>,
-    ars: &Object,
-) -> Option<(&'a Object, &'c Controller)> {
-    let ns = ars.meta.ns();
-    let mut candidates: Vec<(&'a Object, &'c Controller)> = ctx
-        .model
-        .gha()
-        .filter(|c| c.healthy && c.covers(ns))
-        .filter_map(|c| {
-            let name = model::listener_name(ars, c.naming());
-            let al = ctx
-                .snap
-                .autoscaling_listeners
-                .get(Some(&c.namespace), &name)
-                .found()?;
-            (target(al) == Some((ns, ars.meta.name.as_str()))).then_some((al, c))
-        })
-        .collect();
-    candidates.sort_by_key(|(al, c)| {
-        (
-            common::can(ctx, &c.username(), "get", "", "secrets", ns) != Some(true),
-            al.meta.is_deleting(),
-            al.meta
-                .creation_timestamp
-                .clone()
-                .unwrap_or_else(|| "~".to_owned()),
-            al.meta.display(),
-        )
-    });
-    candidates.into_iter().next()
-}
+#[allow(unused_imports)]
+use crate::facts::keeper::*;
 
 pub fn check(ctx: &Ctx) -> Vec<Finding> {
     let groups = model::group_by(ctx.snap.autoscaling_listeners.iter(), |al| {

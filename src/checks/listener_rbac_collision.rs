@@ -18,8 +18,8 @@ use crate::model::{L_LISTENER_NAME, L_LISTENER_NS};
 use crate::snapshot::{Lookup, Object, ObjectRef};
 
 use super::Ctx;
-use super::listener_duplicate::keeper;
-use super::orphan_listener::target;
+use crate::facts::keeper::keeper;
+use crate::facts::listeners::target;
 
 const CODE: &str = "ARC-LISTENER-RBAC-COLLISION";
 

@@ -23,7 +23,7 @@ use crate::model::{self, Controller, L_COMPONENT, L_SCALE_SET_NAME, L_VERSION};
 use crate::snapshot::{Object, ObjectRef};
 
 use super::Ctx;
-use super::common;
+use crate::facts::common;
 use crate::model::{SCALE_SET_CHART, release_of};
 
 const CODE: &str = "ARC-MANAGER-BINDING-MISMATCH";

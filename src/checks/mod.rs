@@ -5,16 +5,13 @@
 use std::collections::BTreeSet;
 
 use crate::findings::Finding;
-use crate::model::Model;
 use crate::snapshot::{AccessQuestion, Snapshot};
 
 pub mod ars_outdated;
 pub mod aux_ref_dangling;
-pub mod common;
 pub mod controller_unhealthy;
 pub mod crd_skew;
 pub mod credential_copy_orphan;
-pub mod deletion;
 pub mod deletion_progressing;
 pub mod helm_release_orphan;
 pub mod leg_multi_controller;
@@ -55,20 +52,7 @@ pub mod stuck_listener;
 pub mod stuck_protected;
 pub mod version_skew;
 
-/// What every check sees: the snapshot and the facts derived from it once.
-pub struct Ctx<'a> {
-    pub snap: &'a Snapshot,
-    pub model: Model,
-}
-
-impl<'a> Ctx<'a> {
-    pub fn new(snap: &'a Snapshot) -> Ctx<'a> {
-        Ctx {
-            snap,
-            model: Model::build(snap),
-        }
-    }
-}
+pub use crate::facts::Ctx;
 
 /// One registered check.
 pub struct Check {
@@ -273,7 +257,7 @@ pub fn run(snap: &Snapshot) -> Vec<Finding> {
 /// (SubjectAccessReview) for each live controller's ServiceAccount: every permission the cleanup
 /// path of every ARC object it covers needs. Grows with ARC objects, not with namespaces.
 pub fn access_questions(snap: &Snapshot) -> Vec<AccessQuestion> {
-    use common::CleanupPath;
+    use crate::facts::common::CleanupPath;
     let ctx = Ctx::new(snap);
     let mut out = BTreeSet::new();
     for c in ctx.model.gha().filter(|c| c.healthy) {
@@ -305,7 +289,8 @@ pub fn access_questions(snap: &Snapshot) -> Vec<AccessQuestion> {
             if !c.covers(o.meta.ns()) {
                 continue;
             }
-            for (verb, group, resource, ns) in common::needs(path, o.meta.ns(), c, o) {
+            for (verb, group, resource, ns) in crate::facts::common::needs(path, o.meta.ns(), c, o)
+            {
                 out.insert(crate::model::question(&user, verb, group, resource, &ns));
             }
         }

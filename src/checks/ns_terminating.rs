@@ -13,8 +13,7 @@ use crate::model::{F_AL, F_ARS, F_CP, F_ER, F_ERS, F_LEG_LINKED, F_LEG_POD, F_LE
 use crate::snapshot::{Object, ObjectRef, Scope};
 
 use super::Ctx;
-use super::deletion::{Verdict, since};
-use super::{stuck_ars, stuck_er, stuck_ers, stuck_listener, stuck_protected};
+use crate::facts::deletion::{Verdict, since};
 
 /// Every finalizer string ARC (either generation) puts on objects.
 pub(crate) const ARC_FINALIZERS: [&str; 9] = [
@@ -78,13 +77,13 @@ fn why_stuck(v: Option<Verdict>) -> Option<String> {
 fn blocked(ctx: &Ctx, o: &Object) -> Option<(String, &'static str)> {
     let code = code_for(o);
     let why = match o.meta.kind.as_str() {
-        "AutoscalingRunnerSet" => why_stuck(stuck_ars::classify(ctx, o)),
-        "AutoscalingListener" => why_stuck(stuck_listener::classify(ctx, o)),
-        "EphemeralRunnerSet" => why_stuck(stuck_ers::classify(ctx, o)),
-        "EphemeralRunner" => why_stuck(stuck_er::classify(ctx, o)),
-        _ if arc_finalizers(o) == [F_CP] => match stuck_protected::owner_ars(ctx, o) {
+        "AutoscalingRunnerSet" => why_stuck(ctx.deletion(o)),
+        "AutoscalingListener" => why_stuck(ctx.deletion(o)),
+        "EphemeralRunnerSet" => why_stuck(ctx.deletion(o)),
+        "EphemeralRunner" => why_stuck(ctx.deletion(o)),
+        _ if arc_finalizers(o) == [F_CP] => match crate::facts::protected::owner_ars(ctx, o) {
             Some(ars) => {
-                let why = why_stuck(stuck_ars::classify(ctx, ars))?;
+                let why = why_stuck(ctx.deletion(ars))?;
                 let text = format!(
                     "waits for AutoscalingRunnerSet {} to release it, whose deletion cannot \
                      finish ({why})",

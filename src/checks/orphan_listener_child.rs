@@ -16,7 +16,7 @@ use crate::model::L_COMPONENT;
 use crate::snapshot::{Lookup, Object};
 
 use super::Ctx;
-use super::orphan_listener::is_running;
+use crate::facts::listeners::is_running;
 
 const CODE: &str = "ARC-ORPHAN-LISTENER-CHILD";
 const LISTENER_COMPONENT: &str = "runner-scale-set-listener";

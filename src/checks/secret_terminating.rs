@@ -13,10 +13,9 @@ use crate::model::F_REG;
 use crate::snapshot::Object;
 
 use super::Ctx;
-use super::common::{self, RefState};
-use super::deletion::Verdict;
-use super::secret_dangling::{GithubRef, by_secret, github_refs, list, referrers};
-use super::stuck_er;
+use crate::facts::common::{self, RefState};
+use crate::facts::deletion::Verdict;
+use crate::facts::secret_refs::{GithubRef, by_secret, github_refs, list, referrers};
 
 pub fn check(ctx: &Ctx) -> Vec<Finding> {
     let refs = github_refs(ctx);
@@ -53,7 +52,7 @@ fn need<'a>(ctx: &Ctx<'a>, group: &[&GithubRef<'a>]) -> Need<'a> {
         .filter(|o| o.meta.kind == "EphemeralRunner" && o.meta.has_finalizer(F_REG))
     {
         // Judged like its own deletion (a runner that is not deleting yet is judged as if it were).
-        if let Some(Verdict::Stuck(blocked)) = stuck_er::classify(ctx, er) {
+        if let Some(Verdict::Stuck(blocked)) = ctx.deletion(er) {
             why_stranded.get_or_insert_with(|| {
                 blocked
                     .first()

@@ -15,8 +15,8 @@ use crate::findings::{Finding, Fix, Severity};
 use crate::snapshot::{Object, Snapshot};
 
 use super::Ctx;
-use super::listener_duplicate::keeper;
-use super::orphan_listener::{listener_pods, listener_scale_set_id, running_pod, target};
+use crate::facts::keeper::keeper;
+use crate::facts::listeners::{listener_pods, listener_scale_set_id, running_pod, target};
 
 const CODE: &str = "ARC-SESSION-CONFLICT";
 /// The Actions service's 409 text for a second session.

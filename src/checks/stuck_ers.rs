@@ -10,99 +10,23 @@
 //! (credentials or permissions). Runners busy with a job on a live pod mean "waiting", not stuck.
 
 use crate::findings::{Finding, Severity};
-use crate::model::{F_ER, F_ERS, Version};
+use crate::model::F_ER;
 use crate::snapshot::Object;
 
 use super::Ctx;
-use super::common::CleanupPath;
-use super::deletion::{
-    Blocked, Cause, CauseKind, Perm, Verdict, describe, gate, perms, remediations_in, since, stuck,
-    with_cause_evidence,
+use crate::facts::deletion::{
+    Blocked, Verdict, describe, remediations_in, since, with_cause_evidence,
 };
-use super::stuck_er;
 
-const STEP_RUNNERS: &str = "delete its EphemeralRunners";
-const STEP_FINAL: &str = "delete its proxy Secret and remove its finalizer";
-
-/// First controller version that only knows the renamed ERS finalizer (HEAD, #4516).
-const RENAMED_FINALIZER: Version = Version::new(0, 15, 0);
-
-/// The EphemeralRunners owned by an ERS (by owner UID).
-pub(crate) fn children<'a>(ctx: &Ctx<'a>, ers: &Object) -> Vec<&'a Object> {
-    if ers.meta.uid.is_empty() {
-        return Vec::new();
-    }
-    ctx.snap
-        .ephemeral_runners
-        .iter()
-        .filter(|er| er.meta.namespace == ers.meta.namespace)
-        .filter(|er| {
-            er.meta
-                .owner_references
-                .iter()
-                .any(|o| o.uid == ers.meta.uid)
-        })
-        .collect()
-}
-
-/// The ERS finalizer it carries, if any.
-pub(crate) fn finalizer(ers: &Object) -> Option<&'static str> {
-    if ers.meta.has_finalizer(F_ERS) {
-        Some(F_ERS)
-    } else if ers.meta.has_finalizer(F_ER) {
-        Some(F_ER)
-    } else {
-        None
-    }
-}
-
-/// Analyse an ERS deletion (also used for an ERS the ARS deletion is about to delete).
-/// None when it carries no ERS finalizer.
-pub(crate) fn classify(ctx: &Ctx, ers: &Object) -> Option<Verdict> {
-    let fin = finalizer(ers)?;
-    let c = match gate(ctx, ers, CleanupPath::Runner, STEP_RUNNERS) {
-        Ok(c) => c,
-        Err(v) => return Some(v),
-    };
-    if fin == F_ER && c.parsed_version.is_some_and(|v| v >= RENAMED_FINALIZER) {
-        let kind = CauseKind::UnknownFinalizer {
-            finalizer: fin.to_owned(),
-            version: c.version.clone().unwrap_or_default(),
-        };
-        return Some(stuck(STEP_FINAL, Cause::new(ers.meta.obj_ref(), kind)));
-    }
-    let ns = ers.meta.ns();
-    let kids = children(ctx, ers);
-    let mut parts = Vec::new();
-    for er in &kids {
-        let v = if er.meta.is_deleting() {
-            stuck_er::classify(ctx, er).unwrap_or_else(|| {
-                Verdict::Waiting(vec![format!("runner {} to disappear", er.meta.name)])
-            })
-        } else {
-            stuck_er::deregistration(ctx, c, er)
-        };
-        parts.push(v.at_step(STEP_RUNNERS));
-    }
-    let need: [Perm; 2] = [
-        ("delete", "", "secrets", ns),
-        ("delete", "actions.github.com", "ephemeralrunners", ns),
-    ];
-    parts.push(perms(ctx, c, ers, STEP_FINAL, &need));
-    if kids.is_empty() {
-        parts.push(Verdict::Waiting(vec![
-            "removal of its finalizer".to_owned(),
-        ]));
-    }
-    Some(Verdict::combine(parts))
-}
+#[allow(unused_imports)]
+use crate::facts::ers::*;
 
 pub fn check(ctx: &Ctx) -> Vec<Finding> {
     ctx.snap
         .ephemeral_runner_sets
         .iter()
         .filter(|ers| ers.meta.is_deleting())
-        .filter_map(|ers| match classify(ctx, ers)? {
+        .filter_map(|ers| match ctx.deletion(ers)? {
             Verdict::Stuck(blocked) => Some(finding(ctx, ers, &blocked)),
             _ => None,
         })
@@ -144,6 +68,7 @@ fn finding(ctx: &Ctx, ers: &Object, blocked: &[Blocked]) -> Finding {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::Version;
     use crate::snapshot::{ObjectRef, Snapshot};
     use crate::testing;
     use serde_json::json;

@@ -10,7 +10,7 @@ use crate::model::{Controller, F_REG};
 use crate::snapshot::{Lookup, Object, ObjectRef, Scope};
 
 use super::Ctx;
-use super::aux_ref_dangling::client_problems;
+use super::aux_refs::client_problems;
 use super::common::{self, Blocker, CleanupPath};
 
 /// Why one object's cleanup cannot proceed.
