@@ -1,6 +1,7 @@
 //! Pure checks: [`Snapshot`] in, [`Finding`]s out. One small module per finding code; each
-//! exposes `check(&Ctx) -> Vec<Finding>` and carries its own unit tests. Shared reasoning lives in
-//! [`common`] and [`crate::model`]. Checks never do I/O.
+//! exposes `check(&Ctx) -> Vec<Finding>` and carries its own unit tests. Facts several checks (and the
+//! repair plan) need live below them in [`crate::facts`] and [`crate::model`]; checks read those
+//! and never call each other. Checks never do I/O.
 
 use std::collections::BTreeSet;
 
