@@ -3,6 +3,7 @@
 //! Data flows one way: `cli` → `cluster` (collect) → [`snapshot::Snapshot`] → `checks` (pure)
 //! → `plan` (pure) → `apply` → `report`.
 
+pub mod apply;
 pub mod checks;
 pub mod cli;
 pub mod cluster;
@@ -13,8 +14,10 @@ pub mod facts;
 pub mod findings;
 pub mod logscan;
 pub mod model;
+pub mod plan;
 pub mod rbac;
 pub mod report;
+pub mod report_plan;
 pub mod snapshot;
 
 #[cfg(test)]

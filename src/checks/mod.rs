@@ -243,8 +243,12 @@ pub const CHECKS: &[Check] = &[
 
 /// Run every check and return the findings, most severe first (then by code and object).
 pub fn run(snap: &Snapshot) -> Vec<Finding> {
-    let ctx = Ctx::new(snap);
-    let mut out: Vec<Finding> = CHECKS.iter().flat_map(|c| (c.run)(&ctx)).collect();
+    run_with(&Ctx::new(snap))
+}
+
+/// Run every check on facts already derived (the plan reads the same [`Ctx`]).
+pub fn run_with(ctx: &Ctx) -> Vec<Finding> {
+    let mut out: Vec<Finding> = CHECKS.iter().flat_map(|c| (c.run)(ctx)).collect();
     out.sort_by(|a, b| {
         b.severity
             .cmp(&a.severity)

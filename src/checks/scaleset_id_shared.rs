@@ -6,53 +6,18 @@
 //! Critical when any of them is being deleted or orphaned (its namespace is Terminating or gone,
 //! or no live controller covers it), high otherwise. Objects: stale ARSs first, then the live one(s).
 
-use std::collections::BTreeMap;
 
 use crate::findings::{Finding, Severity};
-use crate::model;
 use crate::snapshot::Object;
 
 use super::Ctx;
+use crate::facts::shared_id::{shared_groups, stale};
 
-/// The GitHub config URL at `pointer`, normalised (one trailing `/` stripped, lower case).
-pub(crate) fn config_url(o: &Object, pointer: &str) -> String {
-    o.str(pointer)
-        .unwrap_or("")
-        .trim()
-        .trim_end_matches('/')
-        .to_lowercase()
-}
-
-/// Is this ARS deleting or orphaned (nobody will keep it alive)? Returns why.
-fn stale(ctx: &Ctx, ars: &Object) -> Option<String> {
-    let ns = ars.meta.ns();
-    if ars.meta.is_deleting() {
-        return Some("being deleted".to_owned());
-    }
-    if ctx.snap.namespace_exists(ns) == Some(false) {
-        return Some(format!("stranded in the deleted namespace {ns}"));
-    }
-    if ctx.snap.namespace_terminating(ns) {
-        return Some(format!("in the Terminating namespace {ns}"));
-    }
-    if ctx.snap.deployments.scope.covers(None) && ctx.model.live_for(ns).next().is_none() {
-        return Some("not covered by any live controller".to_owned());
-    }
-    None
-}
 
 pub fn check(ctx: &Ctx) -> Vec<Finding> {
-    let mut groups: BTreeMap<(i64, String), Vec<&Object>> = BTreeMap::new();
-    for ars in &ctx.snap.autoscaling_runner_sets {
-        if let Some(id) = model::scale_set_id(ars) {
-            let url = config_url(ars, "/spec/githubConfigUrl");
-            groups.entry((id, url)).or_default().push(ars);
-        }
-    }
-    groups
+    shared_groups(ctx)
         .into_iter()
-        .filter(|(_, v)| v.len() > 1)
-        .map(|((id, url), v)| finding(ctx, id, &url, v))
+        .map(|(id, url, v)| finding(ctx, id, &url, v))
         .collect()
 }
 

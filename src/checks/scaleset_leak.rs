@@ -19,7 +19,7 @@ use crate::model::{self, F_ARS, L_SCALE_SET_NAME};
 use crate::snapshot::{Lookup, Object, Scope};
 
 use super::Ctx;
-use super::scaleset_id_shared::config_url;
+use crate::facts::shared_id::config_url;
 use crate::facts::aux_refs::client_problems;
 
 /// One piece of evidence.

@@ -4,7 +4,9 @@
 mod collect;
 mod connect;
 mod request;
+mod write;
 
 pub use collect::{CollectOptions, collect};
 pub use connect::connect;
 pub use request::{ApiError, Cluster};
+pub use write::{Target, api_version, collection_path, metadata_only};

@@ -156,7 +156,7 @@ impl Cluster {
     }
 
     /// Send one request with timeout and bounded retries; decode JSON.
-    async fn send<F>(&self, build: F) -> Result<Value, ApiError>
+    pub(super) async fn send<F>(&self, build: F) -> Result<Value, ApiError>
     where
         F: Fn() -> Result<http::Request<Vec<u8>>, ApiError>,
     {

@@ -25,6 +25,7 @@ pub mod listener;
 pub mod listeners;
 pub mod protected;
 pub mod secret_refs;
+pub mod shared_id;
 
 use deletion::Verdict;
 
