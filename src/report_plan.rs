@@ -55,16 +55,30 @@ pub struct Outcome {
 }
 
 impl Outcome {
-    pub fn new(plan: &Plan, steps: Vec<StepOutcome>, after: &Plan, backup_dir: Option<String>) -> Outcome {
+    pub fn new(
+        plan: &Plan,
+        steps: Vec<StepOutcome>,
+        after: &Plan,
+        backup_dir: Option<String>,
+    ) -> Outcome {
         let count = |r: Result_| steps.iter().filter(|s| s.result == r).count();
-        let done_steps: Vec<usize> = steps.iter().filter(|s| s.result.ok()).map(|s| s.step).collect();
+        let done_steps: Vec<usize> = steps
+            .iter()
+            .filter(|s| s.result.ok())
+            .map(|s| s.step)
+            .collect();
         Outcome {
             done: count(Result_::Done) + count(Result_::DryRun),
             skipped: count(Result_::Skipped),
             failed: count(Result_::Failed),
             not_included: count(Result_::NotIncluded),
             remaining_actions: after.actions.clone(),
-            pending: after.untouched.iter().filter(|u| u.expected_by.is_some()).cloned().collect(),
+            pending: after
+                .untouched
+                .iter()
+                .filter(|u| u.expected_by.is_some())
+                .cloned()
+                .collect(),
             github_leftovers: plan
                 .github_leftovers
                 .iter()
@@ -78,7 +92,10 @@ impl Outcome {
 
     /// Nothing left to do: every step done and nothing new to do after re-collecting.
     pub fn all_done(&self) -> bool {
-        self.skipped == 0 && self.failed == 0 && self.not_included == 0 && self.remaining_actions.is_empty()
+        self.skipped == 0
+            && self.failed == 0
+            && self.not_included == 0
+            && self.remaining_actions.is_empty()
     }
 }
 
@@ -105,7 +122,8 @@ impl OrphansReport {
 }
 
 pub fn to_json(r: &OrphansReport) -> String {
-    let mut s = serde_json::to_string_pretty(r).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
+    let mut s =
+        serde_json::to_string_pretty(r).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
     s.push('\n');
     s
 }
@@ -157,14 +175,25 @@ pub fn plan_table(r: &OrphansReport) -> String {
     if !r.untouched.is_empty() {
         let _ = writeln!(s, "\nLeft alone ({}):", r.untouched.len());
         for u in &r.untouched {
-            let by = u.expected_by.as_deref().map(|b| format!(" [{b}]")).unwrap_or_default();
+            let by = u
+                .expected_by
+                .as_deref()
+                .map(|b| format!(" [{b}]"))
+                .unwrap_or_default();
             let _ = writeln!(s, "  - {}: {}{by}", u.object, u.reason);
         }
     }
     if !r.github_leftovers.is_empty() {
-        let _ = writeln!(s, "\nLeft on GitHub if these steps run (the tool never reads credentials):");
+        let _ = writeln!(
+            s,
+            "\nLeft on GitHub if these steps run (the tool never reads credentials):"
+        );
         for g in &r.github_leftovers {
-            let _ = writeln!(s, "  - step {}: {} {} ({}): {}", g.step, g.kind, g.id, g.name, g.cleanup);
+            let _ = writeln!(
+                s,
+                "  - step {}: {} {} ({}): {}",
+                g.step, g.kind, g.id, g.name, g.cleanup
+            );
         }
     }
     if !r.actions.is_empty() && r.summary.mode == "plan" {
@@ -186,7 +215,11 @@ pub fn outcome_table(r: &OrphansReport) -> String {
         o.skipped,
         o.failed,
         o.not_included,
-        if r.summary.mode == "dryRunServer" { " — server dry run, nothing persisted" } else { "" }
+        if r.summary.mode == "dryRunServer" {
+            " — server dry run, nothing persisted"
+        } else {
+            ""
+        }
     );
     for st in &o.steps {
         let what = r
@@ -202,17 +235,31 @@ pub fn outcome_table(r: &OrphansReport) -> String {
             Result_::Failed => "FAILED",
             Result_::NotIncluded => "not included",
         };
-        let detail = if st.detail.is_empty() { String::new() } else { format!(" — {}", st.detail) };
+        let detail = if st.detail.is_empty() {
+            String::new()
+        } else {
+            format!(" — {}", st.detail)
+        };
         let _ = writeln!(s, "{:>3}. {res}: {what}{detail}", st.step);
     }
     if !o.pending.is_empty() {
         let _ = writeln!(s, "\nStill pending:");
         for u in &o.pending {
-            let _ = writeln!(s, "  - {}: {} [{}]", u.object, u.reason, u.expected_by.as_deref().unwrap_or(""));
+            let _ = writeln!(
+                s,
+                "  - {}: {} [{}]",
+                u.object,
+                u.reason,
+                u.expected_by.as_deref().unwrap_or("")
+            );
         }
     }
     if !o.remaining_actions.is_empty() {
-        let _ = writeln!(s, "\nStill to do ({} step(s)); run again to continue:", o.remaining_actions.len());
+        let _ = writeln!(
+            s,
+            "\nStill to do ({} step(s)); run again to continue:",
+            o.remaining_actions.len()
+        );
         for a in &o.remaining_actions {
             let _ = writeln!(s, "  - [{}] {} {}", tag(a.tag), a.op.describe(), a.object);
         }

@@ -80,7 +80,7 @@ fn finding_for(ctx: &Ctx, c: &Controller) -> Option<Finding> {
             .collect::<Vec<_>>()
             .join("; ");
         f = f.remediation(format!(
-            "The EphemeralRunners with boolean status.failures are disposable: record their status.runnerId, then delete them ({cmds}); the controller cannot list them, so their finalizers must then be stripped with `kubectl arc orphans --fix` (asks for confirmation)."
+            "The EphemeralRunners with boolean status.failures are disposable: record their status.runnerId, then delete them ({cmds}); the controller cannot list them, so their finalizers must then be stripped with `kubectl arc orphans --fix --include-confirm`."
         ));
     }
     Some(f.remediation(

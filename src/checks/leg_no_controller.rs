@@ -96,7 +96,7 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
             "Preferred: reinstall the legacy controller so it unregisters the runners itself: `helm install actions-runner-controller {LEGACY_CHART} -n actions-runner-system --create-namespace` (same version as before, with its GitHub credentials)."
         ))
         .remediation("Before any manual repair, delete dangling legacy webhook configurations (LEG-WEBHOOK-DANGLING): they reject every Runner update, finalizer patches included.")
-        .remediation("If no controller can be restored: `kubectl arc orphans --fix` (asks for confirmation) strips runner.actions.summerwind.dev, actions.summerwind.dev/linked-resources and actions.summerwind.dev/runner-pod after recording each runner id (pod annotation actions-runner/id) for removal in GitHub's runner settings."),
+        .remediation("If no controller can be restored: `kubectl arc orphans --fix --include-confirm` strips runner.actions.summerwind.dev, actions.summerwind.dev/linked-resources and actions.summerwind.dev/runner-pod after recording each runner id (pod annotation actions-runner/id) for removal in GitHub's runner settings."),
     ]
 }
 

@@ -99,7 +99,7 @@ fn finding_for(ctx: &Ctx, pod: &Object) -> Option<Finding> {
         .filter_map(|h| strip_patch("pod", pod, h))
         .collect();
     Some(f.remediation(format!(
-        "Otherwise record runner id {} for removal in GitHub's runner settings, then strip the finalizers (`kubectl arc orphans --fix`, asks for confirmation): `{}` (indexes shift after each removal; re-read the list between patches).",
+        "Otherwise record runner id {} for removal in GitHub's runner settings, then strip the finalizers (`kubectl arc orphans --fix --include-confirm`): `{}` (indexes shift after each removal; re-read the list between patches).",
         runner_id.unwrap_or("<unknown>"),
         patches.join(" && ")
     )))

@@ -175,7 +175,7 @@ fn finding_for(ctx: &Ctx, runner: &Object) -> Option<Finding> {
     }
     Some(
         f.remediation(format!(
-                "Otherwise strip the finalizer (`kubectl arc orphans --fix`, asks for confirmation): `{strip}`; the runner pod is then garbage-collected and its actions.summerwind.dev/runner-pod finalizer must go as well (LEG-STUCK-POD). Remove runner {} from GitHub's runner settings (non-ephemeral runners expire after 14 days offline).",
+                "Otherwise strip the finalizer (`kubectl arc orphans --fix --include-confirm`): `{strip}`; the runner pod is then garbage-collected and its actions.summerwind.dev/runner-pod finalizer must go as well (LEG-STUCK-POD). Remove runner {} from GitHub's runner settings (non-ephemeral runners expire after 14 days offline).",
                 runner_id.unwrap_or("<id from pod annotation actions-runner/id>")
             )),
     )

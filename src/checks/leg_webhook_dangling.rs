@@ -183,7 +183,7 @@ fn finding_for(ctx: &Ctx, hooks: &[&DanglingHook]) -> Option<Finding> {
         ));
     }
     Some(f.remediation(format!(
-        "If the legacy controller is gone for good, delete the stale configuration (cluster-scoped, no finalizers) before any legacy finalizer is stripped: `kubectl delete {kind} {}` (or `kubectl arc orphans --fix`, which asks for confirmation).",
+        "If the legacy controller is gone for good, delete the stale configuration (cluster-scoped, no finalizers) before any legacy finalizer is stripped: `kubectl delete {kind} {}` (or `kubectl arc orphans --fix --include-confirm`).",
         config.meta.name
     )))
 }

@@ -278,7 +278,7 @@ fn remediation(
             c.service_account, c.namespace
         ),
         format!(
-            "Or rebind it in place (`kubectl arc orphans --fix`, asks for confirmation; keeps cleanup-protection, and the next helm upgrade rewrites it anyway): `{patch}`."
+            "Or rebind it in place (`kubectl arc orphans --fix --include-confirm`; keeps cleanup-protection, and the next helm upgrade rewrites it anyway): `{patch}`."
         ),
     ];
     if ctx.snap.namespace_terminating(ns) {

@@ -231,7 +231,7 @@ fn remediation(ctx: &Ctx, affected: &[(&Object, Uncovered)]) -> Vec<String> {
         steps.extend(reinstall_steps(ctx, affected, &shown, version));
     }
     steps.push(
-        "Only if no controller can be restored: `kubectl arc orphans --fix --force-stranded` removes the stranded finalizers bottom-up and lists the GitHub registrations left behind.".to_owned(),
+        "Only if no controller can be restored: `kubectl arc orphans --fix --include-confirm` removes the stranded finalizers bottom-up and lists the GitHub registrations left behind.".to_owned(),
     );
     steps
 }

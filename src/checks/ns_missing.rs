@@ -315,7 +315,7 @@ fn finding(ns: &str, hits: &[Hit]) -> Finding {
         f = f.remediation(format!(
             "Stranded objects can be read and deleted but not patched while {ns} is absent (the \
              API server rejects every other write): delete those without finalizers with `kubectl \
-             delete <kind> <name> -n {ns}` (`kubectl arc orphans --fix` asks for confirmation)."
+             delete <kind> <name> -n {ns}` (`kubectl arc orphans --fix --include-confirm`)."
         ));
     }
     if !with_fin.is_empty() {

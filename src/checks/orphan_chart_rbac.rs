@@ -192,7 +192,7 @@ fn finding(ctx: &Ctx, o: &Object, set: &str) -> Finding {
         ));
     }
     f.remediation(format!(
-        "Delete it: `kubectl delete {lower} {name} -n {ns}` (or `kubectl arc orphans --fix`, which asks for confirmation)."
+        "Delete it: `kubectl delete {lower} {name} -n {ns}` (or `kubectl arc orphans --fix --include-confirm`)."
     ))
 }
 

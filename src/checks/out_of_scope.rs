@@ -136,7 +136,7 @@ fn runner_finding(o: &Object, controllers: &[&Controller]) -> Finding {
     .object(o.meta.obj_ref())
     .objects(controllers.iter().map(|c| c.deployment_ref()))
     .remediation(format!(
-        "Install a controller that watches {ns} (`--set flags.watchSingleNamespace={ns}`) so it finishes the cleanup; if none can, `kubectl arc orphans --fix --force-stranded` removes the stranded finalizers bottom-up."
+        "Install a controller that watches {ns} (`--set flags.watchSingleNamespace={ns}`) so it finishes the cleanup; if none can, `kubectl arc orphans --fix --include-confirm` removes the stranded finalizers bottom-up."
     ))
 }
 

@@ -136,7 +136,7 @@ fn finding(h: &Hit) -> Finding {
         .objects(h.pods.iter().cloned())
         .remediation(format!(
             "Remove the dead ID: `kubectl annotate autoscalingrunnerset {} -n {} \
-             runner-scale-set-id-` (`kubectl arc orphans --fix` asks for confirmation).",
+             runner-scale-set-id-` (`kubectl arc orphans --fix --include-confirm`).",
             ars.meta.name,
             ars.meta.ns()
         ));

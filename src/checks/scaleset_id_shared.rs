@@ -6,13 +6,11 @@
 //! Critical when any of them is being deleted or orphaned (its namespace is Terminating or gone,
 //! or no live controller covers it), high otherwise. Objects: stale ARSs first, then the live one(s).
 
-
 use crate::findings::{Finding, Severity};
 use crate::snapshot::Object;
 
 use super::Ctx;
 use crate::facts::shared_id::{shared_groups, stale};
-
 
 pub fn check(ctx: &Ctx) -> Vec<Finding> {
     shared_groups(ctx)

@@ -19,8 +19,8 @@ use crate::model::{self, F_ARS, L_SCALE_SET_NAME};
 use crate::snapshot::{Lookup, Object, Scope};
 
 use super::Ctx;
-use crate::facts::shared_id::config_url;
 use crate::facts::aux_refs::client_problems;
+use crate::facts::shared_id::config_url;
 
 /// One piece of evidence.
 struct Evidence<'a> {
@@ -202,9 +202,9 @@ fn finding(id: i64, url: &str, ev: &[Evidence]) -> Finding {
              organization, enterprise or repository{behind}."
         ))
         .remediation(format!(
-            "Or, while the GitHub config Secret is still readable, let `kubectl arc` delete it \
-             through the Actions API (DELETE …/_apis/runtime/runnerscalesets/{id}) before it \
-             strips any finalizer — it asks for confirmation."
+            "Or delete scale set {id} on GitHub by hand (the Actions API: DELETE \
+             …/_apis/runtime/runnerscalesets/{id}) before any finalizer is stripped: kubectl arc \
+             never reads the credentials, so it lists the ID instead of deleting it."
         ))
         .remediation(
             "Or accept the leak: GitHub removes offline scale sets by itself after a while.",

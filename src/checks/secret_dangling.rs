@@ -69,7 +69,7 @@ fn finding(ctx: &Ctx, ns: &str, name: &str, group: &[&GithubRef]) -> Finding {
         f = f.remediation(
             "Only if the credentials are gone for good: record the scale set ID (annotation \
              runner-scale-set-id) and the runner IDs (status.runnerId of the EphemeralRunners) for \
-             manual cleanup on GitHub, then run `kubectl arc orphans --fix` and confirm stripping \
+             manual cleanup on GitHub, then run `kubectl arc orphans --fix --include-confirm` stripping \
              the stranded finalizers bottom-up (EphemeralRunners, EphemeralRunnerSet, \
              AutoscalingRunnerSet) and removing runner-scale-set-id so no controller attempts the \
              GitHub call.",

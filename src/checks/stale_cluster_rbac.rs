@@ -199,7 +199,7 @@ fn binding_finding(binding: &Object, role: Option<&str>, role_kind: &str, why: &
         f = f.evidence(format!("{A_HELM_RELEASE_NS}={ns}"));
     }
     f.remediation(format!(
-        "No Deployment runs as the bound ServiceAccount; delete the leftovers: `{}` (or `kubectl arc orphans --fix`, which asks for confirmation).",
+        "No Deployment runs as the bound ServiceAccount; delete the leftovers: `{}` (or `kubectl arc orphans --fix --include-confirm`).",
         cmds.join(" && ")
     ))
 }
@@ -215,7 +215,7 @@ fn role_finding(role: &Object, why: &str) -> Finding {
         ),
     )
     .remediation(format!(
-        "`{}` (or `kubectl arc orphans --fix`, which asks for confirmation).",
+        "`{}` (or `kubectl arc orphans --fix --include-confirm`).",
         delete_cmd(&r)
     ))
     .object(r)

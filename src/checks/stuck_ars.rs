@@ -67,14 +67,14 @@ fn finding(ctx: &Ctx, ars: &Object, blocked: &[Blocked]) -> Finding {
     let id = model::scale_set_id(ars);
     f = f.remediation(match id {
         Some(id) => format!(
-            "If it stays stranded: `kubectl arc orphans --fix` and confirm. It first tries to \
-             delete scale set {id} on GitHub (or removes runner-scale-set-id first when another \
-             scale set shares the ID, see ARC-SCALESET-ID-SHARED), strips {F_ARS} once no \
+            "If it stays stranded: `kubectl arc orphans --fix --include-confirm`. It removes \
+             runner-scale-set-id first when another scale set shares the ID (see \
+             ARC-SCALESET-ID-SHARED), strips {F_ARS} once no \
              listener, EphemeralRunnerSet or runner of it remains, and releases its chart objects. \
-             Record scale set {id} for deletion on GitHub if it cannot be deleted."
+             Delete scale set {id} on GitHub by hand afterwards (the tool never reads credentials)."
         ),
         None => format!(
-            "If it stays stranded: `kubectl arc orphans --fix` and confirm stripping {F_ARS} once \
+            "If it stays stranded: `kubectl arc orphans --fix --include-confirm` stripping {F_ARS} once \
              no listener, EphemeralRunnerSet or runner of it remains; its chart objects are then \
              released."
         ),

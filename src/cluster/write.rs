@@ -16,7 +16,12 @@ fn resource(kind: &str) -> Option<(&'static str, &'static str, &'static str, boo
         "Role" => ("rbac.authorization.k8s.io", "v1", "roles", true),
         "RoleBinding" => ("rbac.authorization.k8s.io", "v1", "rolebindings", true),
         "ClusterRole" => ("rbac.authorization.k8s.io", "v1", "clusterroles", false),
-        "ClusterRoleBinding" => ("rbac.authorization.k8s.io", "v1", "clusterrolebindings", false),
+        "ClusterRoleBinding" => (
+            "rbac.authorization.k8s.io",
+            "v1",
+            "clusterrolebindings",
+            false,
+        ),
         "MutatingWebhookConfiguration" => (
             "admissionregistration.k8s.io",
             "v1",
@@ -29,13 +34,38 @@ fn resource(kind: &str) -> Option<(&'static str, &'static str, &'static str, boo
             "validatingwebhookconfigurations",
             false,
         ),
-        "AutoscalingRunnerSet" => ("actions.github.com", "v1alpha1", "autoscalingrunnersets", true),
-        "AutoscalingListener" => ("actions.github.com", "v1alpha1", "autoscalinglisteners", true),
-        "EphemeralRunnerSet" => ("actions.github.com", "v1alpha1", "ephemeralrunnersets", true),
+        "AutoscalingRunnerSet" => (
+            "actions.github.com",
+            "v1alpha1",
+            "autoscalingrunnersets",
+            true,
+        ),
+        "AutoscalingListener" => (
+            "actions.github.com",
+            "v1alpha1",
+            "autoscalinglisteners",
+            true,
+        ),
+        "EphemeralRunnerSet" => (
+            "actions.github.com",
+            "v1alpha1",
+            "ephemeralrunnersets",
+            true,
+        ),
         "EphemeralRunner" => ("actions.github.com", "v1alpha1", "ephemeralrunners", true),
         "Runner" => ("actions.summerwind.dev", "v1alpha1", "runners", true),
-        "RunnerDeployment" => ("actions.summerwind.dev", "v1alpha1", "runnerdeployments", true),
-        "RunnerReplicaSet" => ("actions.summerwind.dev", "v1alpha1", "runnerreplicasets", true),
+        "RunnerDeployment" => (
+            "actions.summerwind.dev",
+            "v1alpha1",
+            "runnerdeployments",
+            true,
+        ),
+        "RunnerReplicaSet" => (
+            "actions.summerwind.dev",
+            "v1alpha1",
+            "runnerreplicasets",
+            true,
+        ),
         "RunnerSet" => ("actions.summerwind.dev", "v1alpha1", "runnersets", true),
         "HorizontalRunnerAutoscaler" => (
             "actions.summerwind.dev",
@@ -164,7 +194,8 @@ impl Cluster {
             name: "",
         };
         let path = with_dry_run(t.collection()?, dry_run);
-        self.write("POST", &path, "application/json", Some(obj)).await
+        self.write("POST", &path, "application/json", Some(obj))
+            .await
     }
 
     async fn write(

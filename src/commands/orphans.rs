@@ -30,7 +30,11 @@ pub async fn run(g: &GlobalArgs, args: &OrphansArgs) -> Result<ExitCode, Failure
     let mut report = OrphansReport::new(&plan, mode(args));
     if !fix {
         report.summary.api_requests = cluster.request_count();
-        report.summary.exit_code = if plan.actions.is_empty() { EXIT_OK } else { EXIT_FINDINGS };
+        report.summary.exit_code = if plan.actions.is_empty() {
+            EXIT_OK
+        } else {
+            EXIT_FINDINGS
+        };
         emit(g, &report)?;
         return Ok(ExitCode::from(report.summary.exit_code));
     }
@@ -68,7 +72,11 @@ pub async fn run(g: &GlobalArgs, args: &OrphansArgs) -> Result<ExitCode, Failure
         wrote_backup.then(|| backup_dir.display().to_string()),
     ));
     let outcome = report.outcome.as_ref().expect("just set");
-    report.summary.exit_code = if outcome.all_done() { EXIT_OK } else { EXIT_FINDINGS };
+    report.summary.exit_code = if outcome.all_done() {
+        EXIT_OK
+    } else {
+        EXIT_FINDINGS
+    };
     report.summary.api_requests = cluster.request_count();
     if g.output == Output::Table {
         let text = report_plan::outcome_table(&report);
@@ -130,7 +138,11 @@ async fn settle(
                 _ => true,
             })
             && !snap.namespaces.iter().any(|n| {
-                n.meta.is_deleting() && !snap.collections().iter().any(|(_, c)| c.in_namespace(&n.meta.name).next().is_some())
+                n.meta.is_deleting()
+                    && !snap
+                        .collections()
+                        .iter()
+                        .any(|(_, c)| c.in_namespace(&n.meta.name).next().is_some())
             });
         if settled || Instant::now() >= deadline {
             return plan_of(&snap, scope);
@@ -141,11 +153,11 @@ async fn settle(
 
 /// A deleted object is gone, or still held by finalizers (then it is reported as pending).
 fn gone_or_held(snap: &Snapshot, a: &plan::Action) -> bool {
-    let Some((_, c)) = snap
-        .collections()
-        .into_iter()
-        .find(|(_, c)| c.iter().next().is_some_and(|o| o.meta.kind == a.object.kind))
-    else {
+    let Some((_, c)) = snap.collections().into_iter().find(|(_, c)| {
+        c.iter()
+            .next()
+            .is_some_and(|o| o.meta.kind == a.object.kind)
+    }) else {
         return true;
     };
     match c.get(a.object.namespace.as_deref(), &a.object.name).found() {
@@ -181,7 +193,9 @@ pub(crate) fn backup_dir(g: &GlobalArgs, m: &MutateArgs, cluster: &Cluster) -> P
     if let Some(d) = &m.backup_dir {
         return d.clone();
     }
-    let home = std::env::var_os("HOME").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    let home = std::env::var_os("HOME")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
     let context = context_name(g).unwrap_or_else(|| {
         cluster
             .server()
@@ -190,7 +204,9 @@ pub(crate) fn backup_dir(g: &GlobalArgs, m: &MutateArgs, cluster: &Cluster) -> P
             .trim_end_matches('/')
             .replace([':', '/'], "_")
     });
-    let stamp = jiff::Timestamp::now().strftime("%Y%m%dT%H%M%SZ").to_string();
+    let stamp = jiff::Timestamp::now()
+        .strftime("%Y%m%dT%H%M%SZ")
+        .to_string();
     home.join(".kube")
         .join("arc-backups")
         .join(sanitize(&context))
@@ -199,7 +215,13 @@ pub(crate) fn backup_dir(g: &GlobalArgs, m: &MutateArgs, cluster: &Cluster) -> P
 
 fn sanitize(s: &str) -> String {
     s.chars()
-        .map(|c| if c.is_ascii_alphanumeric() || "-_.@".contains(c) { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || "-_.@".contains(c) {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect()
 }
 
@@ -226,7 +248,10 @@ fn emit(g: &GlobalArgs, report: &OrphansReport) -> Result<(), Failure> {
 
 fn print(text: &str) -> Result<(), Failure> {
     let mut stdout = std::io::stdout().lock();
-    match stdout.write_all(text.as_bytes()).and_then(|()| stdout.flush()) {
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
         Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
             Err(Failure::cannot_run(format!("cannot write the report: {e}")))
         }

@@ -93,7 +93,7 @@ impl Cause {
                  set's app.kubernetes.io/version label, any namespace) so it finishes the cleanup \
                  itself, including the GitHub side."
                     .to_owned(),
-                "Only if the controller cannot be restored: `kubectl arc orphans --fix` and confirm \
+                "Only if the controller cannot be restored: `kubectl arc orphans --fix --include-confirm` \
                  stripping the stranded finalizers bottom-up (record runner and scale-set IDs for \
                  GitHub cleanup)."
                     .to_owned(),
@@ -117,7 +117,7 @@ impl Cause {
                 format!(
                     "Give {user} the missing permissions in {ns}: `helm upgrade` the scale-set \
                      release so its manager RoleBinding names the live controller (see \
-                     ARC-MANAGER-BINDING-MISMATCH), or `kubectl arc orphans --fix` and confirm the \
+                     ARC-MANAGER-BINDING-MISMATCH), or `kubectl arc orphans --fix --include-confirm` the \
                      temporary RoleBinding / subject patch."
                 ),
                 format!(
@@ -133,7 +133,7 @@ impl Cause {
                  everything."
                     .to_owned(),
                 "If the credentials are gone for good: record the runner IDs (status.runnerId) and \
-                 the scale set ID, then `kubectl arc orphans --fix` and confirm stripping the \
+                 the scale set ID, then `kubectl arc orphans --fix --include-confirm` stripping the \
                  stranded finalizers bottom-up."
                     .to_owned(),
             ],
@@ -143,13 +143,13 @@ impl Cause {
                      controller then deregisters the runner."
                 ),
                 format!(
-                    "Or `kubectl arc orphans --fix` and confirm stripping {F_REG} from {s} (record \
+                    "Or `kubectl arc orphans --fix --include-confirm` stripping {F_REG} from {s} (record \
                      status.runnerId for GitHub cleanup; ephemeral runners are removed after about \
                      a day offline)."
                 ),
             ],
             CauseKind::NeverRegistered => vec![format!(
-                "`kubectl arc orphans --fix` and confirm stripping {F_REG} from {s}: nothing is \
+                "`kubectl arc orphans --fix --include-confirm` stripping {F_REG} from {s}: nothing is \
                  registered on GitHub for it."
             )],
             CauseKind::PodLost { pod, .. } => vec![format!(

@@ -35,7 +35,6 @@ pub(crate) fn stale(ctx: &Ctx, ars: &Object) -> Option<String> {
     None
 }
 
-
 /// Groups of two or more ARSs registered under the same scale-set ID and config URL.
 pub(crate) fn shared_groups<'a>(ctx: &Ctx<'a>) -> Vec<(i64, String, Vec<&'a Object>)> {
     let mut groups: BTreeMap<(i64, String), Vec<&'a Object>> = BTreeMap::new();

@@ -389,7 +389,11 @@ impl<'c, 'a> Builder<'c, 'a> {
     }
 
     pub fn leftover(&mut self, id: Id, l: GithubLeftover) {
-        if !self.leftovers.iter().any(|(_, x)| x.id == l.id && x.kind == l.kind) {
+        if !self
+            .leftovers
+            .iter()
+            .any(|(_, x)| x.id == l.id && x.kind == l.kind)
+        {
             self.leftovers.push((id, l));
         }
     }
@@ -443,7 +447,10 @@ impl<'c, 'a> Builder<'c, 'a> {
         github_leftovers.sort_by(|a, b| (a.step, &a.id).cmp(&(b.step, &b.id)));
         Plan {
             actions: out,
-            untouched: untouched.into_values().filter(|u| in_scope(&u.object)).collect(),
+            untouched: untouched
+                .into_values()
+                .filter(|u| in_scope(&u.object))
+                .collect(),
             github_leftovers,
         }
     }

@@ -49,8 +49,8 @@ pub fn apply_all(b: &mut Builder) {
             scale_set(b, ars);
         }
     }
-    protected_objects(b);
     orphans(b);
+    protected_objects(b);
     legacy(b);
     cluster_rbac(b);
     missing_namespaces(b);
@@ -80,11 +80,7 @@ fn stranded(b: &mut Builder, obj: &Object, verdict: Option<Verdict>) -> Result<V
             } else {
                 format!(" (waiting for {})", w.join(", "))
             };
-            b.leave(
-                r,
-                format!("a live controller can finish it{what}"),
-                by,
-            );
+            b.leave(r, format!("a live controller can finish it{what}"), by);
             Err(())
         }
         Some(Verdict::Unknown(u)) => {
@@ -114,12 +110,7 @@ fn stranded(b: &mut Builder, obj: &Object, verdict: Option<Verdict>) -> Result<V
             Ok(blocked
                 .iter()
                 .take(2)
-                .map(|x| {
-                    format!(
-                        "stranded: the controller cannot {} — {}",
-                        x.step, x.cause
-                    )
-                })
+                .map(|x| format!("stranded: the controller cannot {} — {}", x.step, x.cause))
                 .collect())
         }
     }
@@ -136,8 +127,7 @@ fn fixed_by_rebind(b: &Builder, blocked: &[Blocked]) -> Option<ObjectRef> {
         for m in missing {
             let ns = m.rsplit(" in ").next()?;
             let found = b.actions.iter().find(|a| {
-                matches!(a.op, Op::PatchSubject { .. })
-                    && a.object.namespace.as_deref() == Some(ns)
+                matches!(a.op, Op::PatchSubject { .. }) && a.object.namespace.as_deref() == Some(ns)
             })?;
             rb = Some(found.object.clone());
         }
@@ -192,7 +182,14 @@ fn tag(base: Fix, confirm: bool) -> Fix {
 }
 
 /// Delete an object that has no finalizers (or whose finalizers the caller strips after).
-fn delete_obj(b: &mut Builder, phase: Phase, obj: &Object, t: Fix, why: Vec<String>, after: &[Id]) -> Id {
+fn delete_obj(
+    b: &mut Builder,
+    phase: Phase,
+    obj: &Object,
+    t: Fix,
+    why: Vec<String>,
+    after: &[Id],
+) -> Id {
     let grace_zero = obj.meta.kind == "Pod"
         && matches!(
             pod_state(b.ctx, obj.meta.ns(), &obj.meta.name),
@@ -211,7 +208,17 @@ fn delete_obj(b: &mut Builder, phase: Phase, obj: &Object, t: Fix, why: Vec<Stri
     )
 }
 
-fn strip(b: &mut Builder, phase: Phase, obj: &Object, fin: &str, t: Fix, codes: &[&str], why: Vec<String>, after: &[Id]) -> Id {
+#[allow(clippy::too_many_arguments)]
+fn strip(
+    b: &mut Builder,
+    phase: Phase,
+    obj: &Object,
+    fin: &str,
+    t: Fix,
+    codes: &[&str],
+    why: Vec<String>,
+    after: &[Id],
+) -> Id {
     b.add(
         phase,
         obj,
@@ -320,7 +327,12 @@ fn webhooks(b: &mut Builder) {
 fn rebind(b: &mut Builder) {
     for f in codes(b.findings, "ARC-MANAGER-BINDING-MISMATCH") {
         let Some(r) = f.primary() else { continue };
-        let Some(rb) = lookup(b.ctx.snap.role_bindings.get(r.namespace.as_deref(), &r.name)) else {
+        let Some(rb) = lookup(
+            b.ctx
+                .snap
+                .role_bindings
+                .get(r.namespace.as_deref(), &r.name),
+        ) else {
             continue;
         };
         let ns = rb.meta.ns();
@@ -341,8 +353,7 @@ fn rebind(b: &mut Builder) {
         let Some((index, s)) = subjects.iter().enumerate().find(|(_, s)| {
             s.get("kind").and_then(|k| k.as_str()) == Some("ServiceAccount")
                 && (s.get("namespace").and_then(|v| v.as_str()) != Some(c.namespace.as_str())
-                    || s.get("name").and_then(|v| v.as_str())
-                        != Some(c.service_account.as_str()))
+                    || s.get("name").and_then(|v| v.as_str()) != Some(c.service_account.as_str()))
         }) else {
             continue;
         };
@@ -413,13 +424,27 @@ fn runner(b: &mut Builder, er: &Object, inherited: Option<&[String]>) -> Option<
     };
     let unknown = unknown_finalizers(er, &[F_REG, F_ER]);
     if !unknown.is_empty() {
-        b.leave(r, format!("carries finalizers the tool does not know: {}", unknown.join(", ")), None);
+        b.leave(
+            r,
+            format!(
+                "carries finalizers the tool does not know: {}",
+                unknown.join(", ")
+            ),
+            None,
+        );
         return None;
     }
     let (gate, confirm) = namespace_gate(b, er);
     let mut after = gate.clone();
     if !er.meta.is_deleting() {
-        after.push(delete_obj(b, Phase::Orphans, er, tag(Fix::Auto, confirm), why.clone(), &gate));
+        after.push(delete_obj(
+            b,
+            Phase::Orphans,
+            er,
+            tag(Fix::Auto, confirm),
+            why.clone(),
+            &gate,
+        ));
     }
     if er.meta.has_finalizer(F_REG) {
         let id = strip(
@@ -460,7 +485,10 @@ fn runner(b: &mut Builder, er: &Object, inherited: Option<&[String]>) -> Option<
                 Phase::Runners,
                 o,
                 tag(Fix::Auto, confirm),
-                vec![format!("belongs to the stranded runner {}", er.meta.display())],
+                vec![format!(
+                    "belongs to the stranded runner {}",
+                    er.meta.display()
+                )],
                 &after,
             );
             after.push(id);
@@ -503,7 +531,14 @@ fn runner_set(b: &mut Builder, ers: &Object, inherited: Option<&[String]>) -> Op
     };
     let unknown = unknown_finalizers(ers, &[fin]);
     if !unknown.is_empty() {
-        b.leave(r, format!("carries finalizers the tool does not know: {}", unknown.join(", ")), None);
+        b.leave(
+            r,
+            format!(
+                "carries finalizers the tool does not know: {}",
+                unknown.join(", ")
+            ),
+            None,
+        );
         return None;
     }
     let (gate, confirm) = namespace_gate(b, ers);
@@ -518,13 +553,23 @@ fn runner_set(b: &mut Builder, ers: &Object, inherited: Option<&[String]>) -> Op
     if !blocked.is_empty() {
         b.leave(
             r,
-            format!("waits for its runners, which are left alone: {}", blocked.join(", ")),
+            format!(
+                "waits for its runners, which are left alone: {}",
+                blocked.join(", ")
+            ),
             live_controller(b, ers.meta.ns()),
         );
         return None;
     }
     if !ers.meta.is_deleting() {
-        after.push(delete_obj(b, Phase::Orphans, ers, tag(Fix::Auto, confirm), why.clone(), &gate));
+        after.push(delete_obj(
+            b,
+            Phase::Orphans,
+            ers,
+            tag(Fix::Auto, confirm),
+            why.clone(),
+            &gate,
+        ));
     }
     // The ERS proxy secret (owned by the ERS).
     let proxy: Vec<&Object> = b
@@ -532,7 +577,12 @@ fn runner_set(b: &mut Builder, ers: &Object, inherited: Option<&[String]>) -> Op
         .snap
         .secrets
         .in_namespace(ers.meta.ns())
-        .filter(|s| s.meta.owner_references.iter().any(|o| o.uid == ers.meta.uid))
+        .filter(|s| {
+            s.meta
+                .owner_references
+                .iter()
+                .any(|o| o.uid == ers.meta.uid)
+        })
         .collect();
     for s in proxy {
         after.push(delete_obj(
@@ -540,7 +590,10 @@ fn runner_set(b: &mut Builder, ers: &Object, inherited: Option<&[String]>) -> Op
             Phase::RunnerSets,
             s,
             tag(Fix::Auto, confirm),
-            vec![format!("proxy secret of the stranded {}", ers.meta.display())],
+            vec![format!(
+                "proxy secret of the stranded {}",
+                ers.meta.display()
+            )],
             &after.clone(),
         ));
     }
@@ -560,7 +613,12 @@ fn runner_set(b: &mut Builder, ers: &Object, inherited: Option<&[String]>) -> Op
 
 /// A deleting AutoscalingListener: its pod, secrets, ServiceAccount and (labelled) Role/RoleBinding,
 /// then its finalizer.
-fn listener(b: &mut Builder, al: &Object, inherited: Option<&[String]>, after0: &[Id]) -> Option<Id> {
+fn listener(
+    b: &mut Builder,
+    al: &Object,
+    inherited: Option<&[String]>,
+    after0: &[Id],
+) -> Option<Id> {
     let r = al.meta.obj_ref();
     if !al.meta.has_finalizer(F_AL) {
         return after0.last().copied();
@@ -582,7 +640,14 @@ fn listener(b: &mut Builder, al: &Object, inherited: Option<&[String]>, after0: 
     };
     let unknown = unknown_finalizers(al, &[F_AL]);
     if !unknown.is_empty() {
-        b.leave(r, format!("carries finalizers the tool does not know: {}", unknown.join(", ")), None);
+        b.leave(
+            r,
+            format!(
+                "carries finalizers the tool does not know: {}",
+                unknown.join(", ")
+            ),
+            None,
+        );
         return None;
     }
     let (gate, confirm) = namespace_gate(b, al);
@@ -649,7 +714,14 @@ fn scale_set(b: &mut Builder, ars: &Object) {
     };
     let unknown = unknown_finalizers(ars, &[F_ARS]);
     if !unknown.is_empty() {
-        b.leave(r, format!("carries finalizers the tool does not know: {}", unknown.join(", ")), None);
+        b.leave(
+            r,
+            format!(
+                "carries finalizers the tool does not know: {}",
+                unknown.join(", ")
+            ),
+            None,
+        );
         return;
     }
     let (gate, _) = namespace_gate(b, ars);
@@ -659,7 +731,9 @@ fn scale_set(b: &mut Builder, ars: &Object) {
         &r,
         &Op::RemoveAnnotation {
             annotation: A_SCALE_SET_ID.to_owned(),
-            value: model::scale_set_id(ars).map(|i| i.to_string()).unwrap_or_default(),
+            value: model::scale_set_id(ars)
+                .map(|i| i.to_string())
+                .unwrap_or_default(),
         },
     );
     after.extend(shared);
@@ -688,7 +762,10 @@ fn scale_set(b: &mut Builder, ars: &Object) {
                 Phase::Orphans,
                 al,
                 Fix::Auto,
-                vec![format!("listener of the stranded scale set {}", ars.meta.display())],
+                vec![format!(
+                    "listener of the stranded scale set {}",
+                    ars.meta.display()
+                )],
                 &[],
             ));
         }
@@ -718,7 +795,10 @@ fn scale_set(b: &mut Builder, ars: &Object) {
         return;
     }
     let mut why = why;
-    why.push("no listener, EphemeralRunnerSet or runner of it remains once the steps before have run".to_owned());
+    why.push(
+        "no listener, EphemeralRunnerSet or runner of it remains once the steps before have run"
+            .to_owned(),
+    );
     let id = strip(
         b,
         Phase::ScaleSets,
@@ -760,7 +840,13 @@ fn scale_set(b: &mut Builder, ars: &Object) {
             continue;
         };
         if o.meta.has_finalizer(F_CP) {
-            release(b, o, Fix::Auto, &format!("the stranded scale set {}", ars.meta.display()), &[id]);
+            release(
+                b,
+                o,
+                Fix::Auto,
+                &format!("the stranded scale set {}", ars.meta.display()),
+                &[id],
+            );
         }
     }
 }
@@ -830,20 +916,45 @@ fn protected_objects(b: &mut Builder) {
     let cands: Vec<&Object> = all.filter(|o| o.meta.has_finalizer(F_CP)).collect();
     for o in cands {
         let r = o.meta.obj_ref();
-        if b.find(&r, &Op::StripFinalizer { finalizer: F_CP.to_owned() }).is_some() {
+        if b.find(
+            &r,
+            &Op::StripFinalizer {
+                finalizer: F_CP.to_owned(),
+            },
+        )
+        .is_some()
+        {
             continue;
         }
         match protected::owner_ars(b.ctx, o) {
             Some(_) if !o.meta.is_deleting() => {}
             Some(ars) => {
                 let why = if ars.meta.is_deleting() {
-                    format!("its scale set {} is still deleting and releases it when done", ars.meta.display())
+                    format!(
+                        "its scale set {} is still deleting and releases it when done",
+                        ars.meta.display()
+                    )
                 } else {
-                    format!("its scale set {} still exists; deleting that scale set releases it", ars.meta.display())
+                    format!(
+                        "its scale set {} still exists; deleting that scale set releases it",
+                        ars.meta.display()
+                    )
                 };
                 b.leave(r, why, live_controller(b, o.meta.ns()));
             }
             None if o.meta.is_deleting() => {
+                if let Some(al) = listener_needing_rbac(b, o) {
+                    b.leave(
+                        r,
+                        format!(
+                            "the live controller still needs it to clean up listener {}; run \
+                             again once that listener is gone",
+                            al.meta.display()
+                        ),
+                        live_controller(b, o.meta.ns()),
+                    );
+                    continue;
+                }
                 release(b, o, Fix::Auto, "the deleted scale set", &[]);
             }
             None => {
@@ -896,10 +1007,25 @@ fn protected_objects(b: &mut Builder) {
     }
 }
 
-fn helm_release_exists(b: &Builder, ns: &str, release: &str) -> bool {
-    b.ctx.snap.secrets.in_namespace(ns).any(|s| {
-        s.meta.label("owner") == Some("helm") && s.meta.label("name") == Some(release)
+/// A listener for a scale set in `o`'s namespace that is being deleted (or that this plan deletes)
+/// and that a live controller will clean up — using the manager Role/RoleBinding `o`.
+fn listener_needing_rbac<'a>(b: &Builder<'_, 'a>, o: &Object) -> Option<&'a Object> {
+    if !matches!(o.meta.kind.as_str(), "Role" | "RoleBinding") {
+        return None;
+    }
+    b.ctx.snap.autoscaling_listeners.iter().find(|al| {
+        model::listener_target(al).is_some_and(|(ns, _)| ns == o.meta.ns())
+            && (al.meta.is_deleting() || b.removed.contains(&al.meta.obj_ref()))
+            && matches!(b.ctx.deletion(al), Some(Verdict::Waiting(_)))
     })
+}
+
+fn helm_release_exists(b: &Builder, ns: &str, release: &str) -> bool {
+    b.ctx
+        .snap
+        .secrets
+        .in_namespace(ns)
+        .any(|s| s.meta.label("owner") == Some("helm") && s.meta.label("name") == Some(release))
 }
 
 /// Orphans and stale listeners named by findings: delete them (and finish a stranded listener).
@@ -913,7 +1039,12 @@ fn orphans(b: &mut Builder) {
     ] {
         for f in codes(b.findings, code) {
             let Some(r) = f.primary() else { continue };
-            let Some(al) = lookup(b.ctx.snap.autoscaling_listeners.get(r.namespace.as_deref(), &r.name)) else {
+            let Some(al) = lookup(
+                b.ctx
+                    .snap
+                    .autoscaling_listeners
+                    .get(r.namespace.as_deref(), &r.name),
+            ) else {
                 continue;
             };
             if al.meta.is_deleting() {
@@ -962,10 +1093,22 @@ fn orphans(b: &mut Builder) {
     ] {
         for f in codes(b.findings, code) {
             let targets: Vec<ObjectRef> = match code {
-                "ARC-LISTENER-RBAC-ORPHAN" | "ARC-LISTENER-RBAC-COLLISION" | "ARC-ORPHAN-RUNNER-OBJECTS" => f
+                "ARC-LISTENER-RBAC-ORPHAN"
+                | "ARC-LISTENER-RBAC-COLLISION"
+                | "ARC-ORPHAN-RUNNER-OBJECTS" => f
                     .objects
                     .iter()
-                    .filter(|o| matches!(o.kind.as_str(), "Role" | "RoleBinding" | "Pod" | "Secret" | "EphemeralRunner" | "EphemeralRunnerSet"))
+                    .filter(|o| {
+                        matches!(
+                            o.kind.as_str(),
+                            "Role"
+                                | "RoleBinding"
+                                | "Pod"
+                                | "Secret"
+                                | "EphemeralRunner"
+                                | "EphemeralRunnerSet"
+                        )
+                    })
                     .cloned()
                     .collect(),
                 _ => f.primary().into_iter().cloned().collect(),
@@ -980,11 +1123,21 @@ fn orphans(b: &mut Builder) {
                     continue;
                 }
                 if o.meta.kind == "Secret" && referenced(b, o) {
-                    b.leave(t, "a Secret is never deleted while an ARC object references it", None);
+                    b.leave(
+                        t,
+                        "a Secret is never deleted while an ARC object references it",
+                        None,
+                    );
                     continue;
                 }
-                if matches!(o.meta.kind.as_str(), "EphemeralRunner" | "EphemeralRunnerSet") {
-                    let why = vec![format!("{} has no owner any more (garbage-collected parent)", o.meta.display())];
+                if matches!(
+                    o.meta.kind.as_str(),
+                    "EphemeralRunner" | "EphemeralRunnerSet"
+                ) {
+                    let why = vec![format!(
+                        "{} has no owner any more (garbage-collected parent)",
+                        o.meta.display()
+                    )];
                     if o.meta.kind == "EphemeralRunner" {
                         runner(b, o, Some(&why));
                     } else {
@@ -996,7 +1149,11 @@ fn orphans(b: &mut Builder) {
                 let pre: Vec<Id> = if o.meta.kind == "Secret" {
                     gate.iter()
                         .copied()
-                        .chain(pods.iter().filter(|(p, _)| p.namespace == t.namespace).map(|(_, i)| *i))
+                        .chain(
+                            pods.iter()
+                                .filter(|(p, _)| p.namespace == t.namespace)
+                                .map(|(_, i)| *i),
+                        )
                         .collect()
                 } else {
                     gate.clone()
@@ -1012,10 +1169,17 @@ fn orphans(b: &mut Builder) {
     // A dead scale-set ID: drop the annotation and the listener so the controller registers again.
     for f in codes(b.findings, "ARC-SCALESET-ID-DEAD") {
         let Some(r) = f.primary() else { continue };
-        let Some(ars) = lookup(b.ctx.snap.autoscaling_runner_sets.get(r.namespace.as_deref(), &r.name)) else {
+        let Some(ars) = lookup(
+            b.ctx
+                .snap
+                .autoscaling_runner_sets
+                .get(r.namespace.as_deref(), &r.name),
+        ) else {
             continue;
         };
-        let Some(id) = model::scale_set_id(ars) else { continue };
+        let Some(id) = model::scale_set_id(ars) else {
+            continue;
+        };
         let a = b.add(
             Phase::SharedId,
             ars,
@@ -1042,7 +1206,9 @@ fn orphans(b: &mut Builder) {
                 Phase::Orphans,
                 al,
                 Fix::Confirm,
-                vec![format!("its listener keeps using the dead scale set {id}; the live controller recreates it")],
+                vec![format!(
+                    "its listener keeps using the dead scale set {id}; the live controller recreates it"
+                )],
                 &[a],
             );
         }
@@ -1051,7 +1217,9 @@ fn orphans(b: &mut Builder) {
 
 fn orphan_why(code: &str, o: &Object) -> String {
     match code {
-        "ARC-LISTENER-RBAC-ORPHAN" => "its labels point at a listener that no longer exists".to_owned(),
+        "ARC-LISTENER-RBAC-ORPHAN" => {
+            "its labels point at a listener that no longer exists".to_owned()
+        }
         "ARC-LISTENER-RBAC-COLLISION" => format!(
             "it belongs to a stale listener but carries the live listener's name; the live \
              controller recreates {} for its own listener",
@@ -1084,7 +1252,11 @@ fn legacy(b: &mut Builder) {
             }
             let Some(o) = find_obj(b, r) else { continue };
             if !o.meta.is_deleting() {
-                b.leave(r.clone(), "not being deleted: only finalizers of deleting objects are stripped", None);
+                b.leave(
+                    r.clone(),
+                    "not being deleted: only finalizers of deleting objects are stripped",
+                    None,
+                );
                 continue;
             }
             let (gate, _) = namespace_gate(b, o);
@@ -1095,10 +1267,67 @@ fn legacy(b: &mut Builder) {
             )];
             for fin in [F_LEG_POD, F_LEG_LINKED, F_LEG_RUNNER] {
                 if o.meta.has_finalizer(fin) {
-                    after.push(strip(b, Phase::Legacy, o, fin, Fix::Confirm, &[code], why.clone(), &after.clone()));
+                    after.push(strip(
+                        b,
+                        Phase::Legacy,
+                        o,
+                        fin,
+                        Fix::Confirm,
+                        &[code],
+                        why.clone(),
+                        &after.clone(),
+                    ));
                 }
             }
-            if let Some(id) = o.meta.annotation("actions-runner/id").or_else(|| o.str("/status/runnerId")) {
+            // The Runner's pod is garbage-collected once the Runner goes, and then hangs on its
+            // own legacy finalizer: release it in the same run.
+            if o.meta.kind == "Runner" {
+                let pods: Vec<&Object> = b
+                    .ctx
+                    .snap
+                    .pods
+                    .in_namespace(o.meta.ns())
+                    .filter(|p| {
+                        p.meta.has_finalizer(F_LEG_POD)
+                            && (p.meta.owner_references.iter().any(|x| x.uid == o.meta.uid)
+                                || p.meta.name == o.meta.name)
+                    })
+                    .collect();
+                for p in pods {
+                    let pre = after.clone();
+                    let d = if p.meta.is_deleting() {
+                        None
+                    } else {
+                        Some(delete_obj(
+                            b,
+                            Phase::Legacy,
+                            p,
+                            Fix::Confirm,
+                            vec![format!("runner pod of {}", o.meta.display())],
+                            &pre,
+                        ))
+                    };
+                    let pre2: Vec<Id> = pre.iter().copied().chain(d).collect();
+                    after.push(strip(
+                        b,
+                        Phase::Legacy,
+                        p,
+                        F_LEG_POD,
+                        Fix::Confirm,
+                        &[code],
+                        vec![format!(
+                            "runner pod of {}: no legacy controller removes its finalizer",
+                            o.meta.display()
+                        )],
+                        &pre2,
+                    ));
+                }
+            }
+            if let Some(id) = o
+                .meta
+                .annotation("actions-runner/id")
+                .or_else(|| o.str("/status/runnerId"))
+            {
                 let last = *after.last().expect("at least the gate or a strip");
                 b.leftover(
                     last,
@@ -1108,7 +1337,10 @@ fn legacy(b: &mut Builder) {
                         name: o.meta.name.clone(),
                         object: r.clone(),
                         step: 0,
-                        cleanup: format!("Remove runner {} (id {id}) in GitHub's runner settings", o.meta.name),
+                        cleanup: format!(
+                            "Remove runner {} (id {id}) in GitHub's runner settings",
+                            o.meta.name
+                        ),
                     },
                 );
             }
@@ -1119,13 +1351,19 @@ fn legacy(b: &mut Builder) {
 /// `ARC-STALE-CLUSTER-RBAC`: delete cluster RBAC of a removed controller.
 fn cluster_rbac(b: &mut Builder) {
     for f in codes(b.findings, "ARC-STALE-CLUSTER-RBAC") {
-        for r in f.objects.iter().filter(|o| matches!(o.kind.as_str(), "ClusterRoleBinding" | "ClusterRole")) {
+        for r in f
+            .objects
+            .iter()
+            .filter(|o| matches!(o.kind.as_str(), "ClusterRoleBinding" | "ClusterRole"))
+        {
             let coll = if r.kind == "ClusterRole" {
                 &b.ctx.snap.cluster_roles
             } else {
                 &b.ctx.snap.cluster_role_bindings
             };
-            let Some(o) = lookup(coll.get(None, &r.name)) else { continue };
+            let Some(o) = lookup(coll.get(None, &r.name)) else {
+                continue;
+            };
             if !o.meta.finalizers.is_empty() {
                 continue;
             }
@@ -1144,10 +1382,16 @@ fn missing_namespaces(b: &mut Builder) {
                 continue;
             }
             let Some(o) = find_obj(b, r) else { continue };
-            if o.meta.namespace.as_deref().is_none_or(|ns| b.ctx.snap.namespace_exists(ns) != Some(false)) {
+            if o.meta
+                .namespace
+                .as_deref()
+                .is_none_or(|ns| b.ctx.snap.namespace_exists(ns) != Some(false))
+            {
                 continue;
             }
-            if o.meta.finalizers.is_empty() && !matches!(o.meta.kind.as_str(), "AutoscalingRunnerSet") {
+            if o.meta.finalizers.is_empty()
+                && !matches!(o.meta.kind.as_str(), "AutoscalingRunnerSet")
+            {
                 let why = vec![format!("stranded in the deleted namespace {}", o.meta.ns())];
                 delete_obj(b, Phase::Orphans, o, Fix::Confirm, why, &[]);
             }
@@ -1203,18 +1447,29 @@ fn leave_the_rest(b: &mut Builder) {
             Fix::Manual => format!(
                 "manual fix needed ({}): {}",
                 f.code,
-                f.remediation.first().map(String::as_str).unwrap_or(&f.title)
+                f.remediation
+                    .first()
+                    .map(String::as_str)
+                    .unwrap_or(&f.title)
             ),
             _ => format!("{}: no safe automatic action applies", f.code),
         };
         let by = r.namespace.as_deref().and_then(|ns| live_controller(b, ns));
-        let by = if f.code == "ARC-DELETION-PROGRESSING" { by } else { None };
+        let by = if f.code == "ARC-DELETION-PROGRESSING" {
+            by
+        } else {
+            None
+        };
         b.leave(r.clone(), reason, by);
     }
 }
 
 fn codes(findings: &[Finding], code: &str) -> Vec<Finding> {
-    findings.iter().filter(|f| f.code == code).cloned().collect()
+    findings
+        .iter()
+        .filter(|f| f.code == code)
+        .cloned()
+        .collect()
 }
 
 /// The snapshot object a reference names.

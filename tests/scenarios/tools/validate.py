@@ -190,7 +190,7 @@ def check_expected(sid, by_key, users):
     path = os.path.join(ROOT, sid, "expected.yaml")
     with open(path) as f:
         e = yaml.safe_load(f)
-    allowed = {"scenario", "title", "context", "args", "exitCode", "findings", "absent", "notes"}
+    allowed = {"scenario", "title", "context", "args", "exitCode", "findings", "absent", "notes", "orphans"}
     if set(e) - allowed:
         err(sid, f"unknown expected keys {set(e) - allowed}")
     if e.get("scenario") != sid:

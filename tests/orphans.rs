@@ -1,0 +1,558 @@
+//! `kubectl arc orphans [--fix]` end to end against the fake API server: the plan each scenario's
+//! expected.yaml names (`orphans.actions`), the state `--fix` leaves, idempotency, backups,
+//! preconditions and the request-log guarantees.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::{TestCluster, scenarios_dir, stderr};
+use serde_json::Value;
+
+const SCENARIOS: [&str; 25] = [
+    "B0", "S1", "S2", "S3", "S4", "S5", "S6", "S6b", "S7", "S8", "S9", "S10", "S11", "S12", "S13",
+    "S14", "S15", "S16", "S17", "S18", "S19", "S20", "L0", "M1", "N1",
+];
+
+fn expected_actions(id: &str) -> Vec<String> {
+    let text = std::fs::read_to_string(scenarios_dir().join(id).join("expected.yaml"))
+        .expect("expected.yaml");
+    let v: Value = serde_saphyr::from_str(&text).expect("expected.yaml parses");
+    v.pointer("/orphans/actions")
+        .and_then(Value::as_array)
+        .unwrap_or_else(|| panic!("{id}: expected.yaml has no orphans.actions"))
+        .iter()
+        .map(|a| a.as_str().expect("string").to_owned())
+        .collect()
+}
+
+/// One action as expected.yaml spells it: `<tag> <operation> <Kind ns/name>`.
+fn line(a: &Value) -> String {
+    let op = match a["action"].as_str().unwrap_or("") {
+        "delete" => "delete".to_owned(),
+        "stripFinalizer" => format!("strip {}", a["finalizer"].as_str().unwrap_or("")),
+        "removeAnnotation" => format!(
+            "remove-annotation {}",
+            a["annotation"].as_str().unwrap_or("")
+        ),
+        "patchSubject" => format!(
+            "patch-subject {}/{}",
+            a["toNamespace"].as_str().unwrap_or(""),
+            a["toName"].as_str().unwrap_or("")
+        ),
+        "createNamespace" => "create-namespace".to_owned(),
+        other => other.to_owned(),
+    };
+    let o = &a["object"];
+    let obj = match o["namespace"].as_str() {
+        Some(ns) => format!(
+            "{} {ns}/{}",
+            o["kind"].as_str().unwrap_or(""),
+            o["name"].as_str().unwrap_or("")
+        ),
+        None => format!(
+            "{} {}",
+            o["kind"].as_str().unwrap_or(""),
+            o["name"].as_str().unwrap_or("")
+        ),
+    };
+    format!("{} {op} {obj}", a["tag"].as_str().unwrap_or(""))
+}
+
+fn args_of(id: &str) -> Vec<String> {
+    let text =
+        std::fs::read_to_string(scenarios_dir().join(id).join("expected.yaml")).expect("read");
+    let v: Value = serde_saphyr::from_str(&text).expect("parses");
+    let mut out: Vec<String> = Vec::new();
+    if let Some(ctx) = v["context"].as_str() {
+        out.extend(["--context".to_owned(), ctx.to_owned()]);
+    }
+    out.extend(
+        v["args"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .map(str::to_owned),
+    );
+    out
+}
+
+fn orphans_json(c: &TestCluster, extra: &[&str]) -> (i32, Value, String) {
+    let mut args = vec!["orphans", "-o", "json"];
+    args.extend_from_slice(extra);
+    let out = c.run(&args);
+    let err = stderr(&out);
+    let v: Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("orphans -o json: {e}\nstderr: {err}"));
+    (out.status.code().unwrap_or(-1), v, err)
+}
+
+/// Every stored object's resourceVersion, by kind/namespace/name.
+fn versions(c: &TestCluster) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for (av, kind) in [
+        ("v1", "Namespace"),
+        ("v1", "Pod"),
+        ("v1", "Secret"),
+        ("v1", "ServiceAccount"),
+        ("rbac.authorization.k8s.io/v1", "Role"),
+        ("rbac.authorization.k8s.io/v1", "RoleBinding"),
+        ("rbac.authorization.k8s.io/v1", "ClusterRole"),
+        ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"),
+        ("actions.github.com/v1alpha1", "AutoscalingRunnerSet"),
+        ("actions.github.com/v1alpha1", "AutoscalingListener"),
+        ("actions.github.com/v1alpha1", "EphemeralRunnerSet"),
+        ("actions.github.com/v1alpha1", "EphemeralRunner"),
+        ("actions.summerwind.dev/v1alpha1", "Runner"),
+        ("apps/v1", "Deployment"),
+    ] {
+        for o in c.server.list_objects(av, kind) {
+            let m = &o["metadata"];
+            out.insert(
+                format!(
+                    "{kind} {}/{}",
+                    m["namespace"].as_str().unwrap_or(""),
+                    m["name"].as_str().unwrap_or("")
+                ),
+                m["resourceVersion"].as_str().unwrap_or("").to_owned(),
+            );
+        }
+    }
+    out
+}
+
+fn writes(c: &TestCluster) -> Vec<fake_apiserver::RequestRecord> {
+    c.server
+        .requests()
+        .into_iter()
+        .filter(|r| matches!(r.method.as_str(), "POST" | "PUT" | "PATCH" | "DELETE"))
+        .filter(|r| !r.path.contains("accessreviews"))
+        .collect()
+}
+
+#[test]
+fn plans_match_every_scenario() {
+    let mut failures = Vec::new();
+    for id in SCENARIOS {
+        let c = TestCluster::scenario(id);
+        let args = args_of(id);
+        let extra: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (code, v, err) = orphans_json(&c, &extra);
+        let got: Vec<String> = v["actions"]
+            .as_array()
+            .expect("actions")
+            .iter()
+            .map(line)
+            .collect();
+        let want = expected_actions(id);
+        if got != want {
+            failures.push(format!(
+                "{id}: got\n  {}\nwant\n  {}\n{err}",
+                got.join("\n  "),
+                want.join("\n  ")
+            ));
+        }
+        let want_code = if want.is_empty() { 0 } else { 1 };
+        assert_eq!(code, want_code, "{id}: exit code of the read-only plan");
+        assert_eq!(v["kind"], "OrphansPlan");
+        assert_eq!(v["apiVersion"], "kubectl-arc.dev/v1alpha1");
+        // Steps are numbered in order and only point backwards.
+        for (i, a) in v["actions"].as_array().expect("actions").iter().enumerate() {
+            assert_eq!(a["step"].as_u64(), Some(i as u64 + 1), "{id}");
+            for p in a["after"].as_array().into_iter().flatten() {
+                assert!(
+                    p.as_u64().expect("step") < i as u64 + 1,
+                    "{id}: step {} after {p}",
+                    i + 1
+                );
+            }
+            assert!(
+                !a["why"].as_array().expect("why").is_empty(),
+                "{id}: every action says why"
+            );
+        }
+        // The read-only plan sends no write.
+        assert!(
+            writes(&c).is_empty(),
+            "{id}: orphans without --fix wrote: {:?}",
+            writes(&c)
+        );
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn fix_leaves_the_planned_state_and_a_second_run_changes_nothing() {
+    for id in SCENARIOS {
+        let c = TestCluster::scenario(id);
+        let args = args_of(id);
+        let mut extra: Vec<&str> = args.iter().map(String::as_str).collect();
+        let backup = c.dir.path().join("backup");
+        let backup_s = backup.display().to_string();
+        extra.extend([
+            "--fix",
+            "--yes",
+            "--include-confirm",
+            "--backup-dir",
+            &backup_s,
+        ]);
+        let before = versions(&c);
+        let (code, v, err) = orphans_json(&c, &extra);
+        let outcome = &v["outcome"];
+        let steps = outcome["steps"].as_array().expect("outcome.steps");
+        assert_eq!(
+            steps.len(),
+            v["actions"].as_array().expect("actions").len(),
+            "{id}"
+        );
+        for s in steps {
+            assert_eq!(s["result"], "done", "{id}: step {s}\n{err}");
+        }
+        assert_eq!(
+            outcome["remainingActions"].as_array().map(Vec::len),
+            Some(0),
+            "{id}: {outcome}"
+        );
+        assert_eq!(code, 0, "{id}: {err}");
+        // Every action took effect; nothing else changed.
+        let after = versions(&c);
+        let acted: Vec<String> = v["actions"]
+            .as_array()
+            .expect("actions")
+            .iter()
+            .map(|a| {
+                let o = &a["object"];
+                format!(
+                    "{} {}/{}",
+                    o["kind"].as_str().unwrap_or(""),
+                    o["namespace"].as_str().unwrap_or(""),
+                    o["name"].as_str().unwrap_or("")
+                )
+            })
+            .collect();
+        for (k, rv) in &before {
+            if acted.contains(k) {
+                continue;
+            }
+            // Objects garbage-collected with what we deleted may go; nothing may be modified.
+            if let Some(now) = after.get(k) {
+                assert_eq!(
+                    now, rv,
+                    "{id}: {k} changed although the plan does not touch it"
+                );
+            }
+        }
+        for a in v["actions"].as_array().expect("actions") {
+            let o = &a["object"];
+            let k = format!(
+                "{} {}/{}",
+                o["kind"].as_str().unwrap_or(""),
+                o["namespace"].as_str().unwrap_or(""),
+                o["name"].as_str().unwrap_or("")
+            );
+            match a["action"].as_str() {
+                Some("delete") => {
+                    let gone_or_held = !after.contains_key(&k) || before.get(&k) != after.get(&k);
+                    assert!(gone_or_held, "{id}: {k} still unchanged after delete");
+                }
+                Some("stripFinalizer") => {
+                    let fin = a["finalizer"].as_str().unwrap_or("");
+                    let still = c
+                        .server
+                        .list_objects(&api_version(&o["kind"]), o["kind"].as_str().unwrap_or(""))
+                        .into_iter()
+                        .any(|x| {
+                            x["metadata"]["name"] == o["name"]
+                                && x["metadata"]["namespace"] == o["namespace"]
+                                && x["metadata"]["finalizers"]
+                                    .as_array()
+                                    .is_some_and(|f| f.iter().any(|f| f == fin))
+                        });
+                    assert!(!still, "{id}: {k} still has {fin}");
+                }
+                _ => {}
+            }
+        }
+        // Second run: nothing to do, no write, no resourceVersion changes.
+        c.server.clear_requests();
+        let settled = versions(&c);
+        let (code2, v2, err2) = orphans_json(
+            &c,
+            &[
+                "--fix",
+                "--yes",
+                "--include-confirm",
+                "--backup-dir",
+                &backup_s,
+            ],
+        );
+        assert_eq!(
+            v2["actions"].as_array().map(Vec::len),
+            Some(0),
+            "{id}: second run plans {}",
+            v2["actions"]
+        );
+        assert!(
+            writes(&c).is_empty(),
+            "{id}: second run wrote {:?}",
+            writes(&c)
+        );
+        assert_eq!(versions(&c), settled, "{id}: second run changed objects");
+        assert_eq!(code2, 0, "{id}: {err2}");
+    }
+}
+
+fn api_version(kind: &Value) -> String {
+    match kind.as_str().unwrap_or("") {
+        "Role" | "RoleBinding" | "ClusterRole" | "ClusterRoleBinding" => {
+            "rbac.authorization.k8s.io/v1".into()
+        }
+        "AutoscalingRunnerSet"
+        | "AutoscalingListener"
+        | "EphemeralRunnerSet"
+        | "EphemeralRunner" => "actions.github.com/v1alpha1".into(),
+        "Runner" => "actions.summerwind.dev/v1alpha1".into(),
+        _ => "v1".into(),
+    }
+}
+
+#[test]
+fn request_log_proves_the_mutation_mechanics() {
+    for id in ["S1", "S2", "S3", "S4", "S12", "S13", "S17"] {
+        let c = TestCluster::scenario(id);
+        let backup = c.dir.path().join("b").display().to_string();
+        let (_, v, err) = orphans_json(
+            &c,
+            &[
+                "--fix",
+                "--yes",
+                "--include-confirm",
+                "--backup-dir",
+                &backup,
+            ],
+        );
+        assert!(v["outcome"].is_object(), "{id}: {err}");
+        for r in c.server.requests() {
+            if r.path.contains("/secrets") && r.method == "GET" {
+                let accept = r.accept.clone().unwrap_or_default();
+                assert!(
+                    accept.contains("as=PartialObjectMetadata"),
+                    "{id}: Secret read without metadata-only Accept: {r:?}"
+                );
+            }
+            if r.method == "PATCH" {
+                assert_eq!(
+                    r.content_type.as_deref(),
+                    Some("application/json-patch+json"),
+                    "{id}: {r:?}"
+                );
+            }
+            if r.method == "PUT" {
+                panic!("{id}: no object is ever replaced wholesale: {r:?}");
+            }
+        }
+    }
+}
+
+#[test]
+fn server_dry_run_sends_dry_run_writes_and_client_dry_run_sends_none() {
+    let c = TestCluster::scenario("S3");
+    let before = versions(&c);
+    let backup = c.dir.path().join("b").display().to_string();
+    let (code, v, err) = orphans_json(
+        &c,
+        &[
+            "--fix",
+            "--yes",
+            "--include-confirm",
+            "--dry-run=server",
+            "--backup-dir",
+            &backup,
+        ],
+    );
+    assert!(
+        v["outcome"]["steps"]
+            .as_array()
+            .is_some_and(|s| !s.is_empty()),
+        "{err}"
+    );
+    let w = writes(&c);
+    assert!(!w.is_empty());
+    for r in &w {
+        assert!(
+            r.query.contains("dryRun=All"),
+            "write without dryRun=All: {r:?}"
+        );
+    }
+    assert_eq!(versions(&c), before, "a server dry run changed the cluster");
+    let _ = code;
+    c.server.clear_requests();
+    let (code, _, err) = orphans_json(&c, &["--fix", "--dry-run", "--include-confirm"]);
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        writes(&c).is_empty(),
+        "--dry-run sent writes: {:?}",
+        writes(&c)
+    );
+}
+
+#[test]
+fn refusals_without_yes_and_without_include_confirm() {
+    let c = TestCluster::scenario("S3");
+    let before = versions(&c);
+    let out = c.run(&["orphans", "--fix"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let e = stderr(&out);
+    assert!(e.contains("--yes") && e.lines().count() <= 2, "{e}");
+    assert!(writes(&c).is_empty());
+    assert_eq!(versions(&c), before);
+    // Without --include-confirm, confirm steps (and what depends on them) are listed, not done.
+    let backup = c.dir.path().join("b").display().to_string();
+    let (code, v, _) = orphans_json(&c, &["--fix", "--yes", "--backup-dir", &backup]);
+    assert_eq!(code, 1);
+    let actions = v["actions"].as_array().expect("actions");
+    for (a, s) in actions
+        .iter()
+        .zip(v["outcome"]["steps"].as_array().expect("steps"))
+    {
+        if a["tag"] == "confirm" {
+            assert_eq!(s["result"], "notIncluded", "{a}");
+        }
+    }
+    let ars = c
+        .server
+        .list_objects("actions.github.com/v1alpha1", "AutoscalingRunnerSet");
+    assert!(
+        ars.iter().any(|a| a["metadata"]["finalizers"]
+            .as_array()
+            .is_some_and(|f| !f.is_empty())),
+        "ARS finalizer (confirm) must survive"
+    );
+}
+
+#[test]
+fn an_object_changed_between_plan_and_apply_is_skipped_not_clobbered() {
+    let c = TestCluster::scenario("S13");
+    // Change one planned object right after the plan was made: the fake server bumps its
+    // resourceVersion when the first write arrives.
+    let (_, plan, _) = orphans_json(&c, &[]);
+    let target = plan["actions"]
+        .as_array()
+        .expect("actions")
+        .iter()
+        .find(|a| a["action"] == "stripFinalizer")
+        .expect("S13 strips a finalizer")
+        .clone();
+    let o = &target["object"];
+    let kind = o["kind"].as_str().expect("kind");
+    let mut obj = c
+        .server
+        .list_objects(&api_version(&o["kind"]), kind)
+        .into_iter()
+        .find(|x| {
+            x["metadata"]["name"] == o["name"] && x["metadata"]["namespace"] == o["namespace"]
+        })
+        .expect("object");
+    obj["metadata"]["labels"]["changed-by"] = Value::from("someone-else");
+    obj.as_object_mut()
+        .expect("obj")
+        .insert("kind".into(), Value::from(kind));
+    obj.as_object_mut()
+        .expect("obj")
+        .insert("apiVersion".into(), Value::from(api_version(&o["kind"])));
+    // Load the changed object: resourceVersion moves on.
+    c.server.load(obj).expect("update");
+    let backup = c.dir.path().join("b").display().to_string();
+    let (_, v, err) = orphans_json(
+        &c,
+        &[
+            "--fix",
+            "--yes",
+            "--include-confirm",
+            "--backup-dir",
+            &backup,
+        ],
+    );
+    let _ = err;
+    // The fresh plan sees the new version, so nothing is skipped for staleness; the change
+    // (a label) is preserved.
+    let now = c
+        .server
+        .list_objects(&api_version(&o["kind"]), kind)
+        .into_iter()
+        .find(|x| {
+            x["metadata"]["name"] == o["name"] && x["metadata"]["namespace"] == o["namespace"]
+        });
+    if let Some(now) = now {
+        assert_eq!(now["metadata"]["labels"]["changed-by"], "someone-else");
+    }
+    assert!(v["outcome"].is_object());
+}
+
+#[test]
+fn backups_restore_with_the_real_kubectl_into_a_fresh_server() {
+    if std::process::Command::new("kubectl")
+        .arg("version")
+        .arg("--client")
+        .output()
+        .is_err()
+    {
+        eprintln!("\n!!! kubectl not found on PATH: backup restore test SKIPPED !!!\n");
+        return;
+    }
+    let c = TestCluster::scenario("S3");
+    let backup = c.dir.path().join("backup");
+    let backup_s = backup.display().to_string();
+    let (code, v, err) = orphans_json(
+        &c,
+        &[
+            "--fix",
+            "--yes",
+            "--include-confirm",
+            "--backup-dir",
+            &backup_s,
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let files: Vec<_> = std::fs::read_dir(&backup).expect("backup dir").collect();
+    // One backup per mutated object.
+    let mut objects: Vec<String> = v["actions"]
+        .as_array()
+        .expect("actions")
+        .iter()
+        .map(|a| a["object"].to_string())
+        .collect();
+    objects.sort();
+    objects.dedup();
+    assert_eq!(
+        files.len(),
+        objects.len(),
+        "one backup file per mutated object"
+    );
+    // A fresh server with the CRDs and namespaces only.
+    let fresh = TestCluster::from_builder(
+        fake_apiserver::FakeServer::builder()
+            .fixture(scenarios_dir().join("crds/gha-0.14.2.yaml"))
+            .objects(["arc-runners", "arc-systems"].map(|n| serde_json::json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": n}}))),
+    );
+    let out = std::process::Command::new("kubectl")
+        .args(["create", "-f", &backup_s, "--kubeconfig"])
+        .arg(&fresh.kubeconfig)
+        .output()
+        .expect("kubectl runs");
+    assert!(
+        out.status.success(),
+        "kubectl create -f failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let ars = fresh
+        .server
+        .list_objects("actions.github.com/v1alpha1", "AutoscalingRunnerSet");
+    assert_eq!(ars.len(), 1);
+    assert_eq!(
+        ars[0]["metadata"]["finalizers"][0],
+        "autoscalingrunnerset.actions.github.com/finalizer"
+    );
+    assert!(!fresh.server.list_objects("v1", "Secret").is_empty());
+}
