@@ -242,6 +242,9 @@ pub struct DrainArgs {
     /// How long to wait for the controller to finish (kubectl duration: 90s, 10m)
     #[arg(long, value_name = "DURATION", default_value = "10m", value_parser = parse_timeout)]
     pub timeout: RequestTimeout,
+    /// How often to look at the cluster while waiting
+    #[arg(long, value_name = "DURATION", default_value = "2s", value_parser = parse_timeout, hide = true)]
+    pub poll_interval: RequestTimeout,
 }
 
 #[derive(Debug, Args, Clone)]

@@ -166,7 +166,7 @@ fn gone_or_held(snap: &Snapshot, a: &plan::Action) -> bool {
     }
 }
 
-fn confirm(runnable: usize) -> Result<(), Failure> {
+pub(crate) fn confirm(runnable: usize) -> Result<(), Failure> {
     let stdin = std::io::stdin();
     if !stdin.is_terminal() {
         return Err(Failure::Usage(format!(
@@ -246,7 +246,7 @@ fn emit(g: &GlobalArgs, report: &OrphansReport) -> Result<(), Failure> {
     print(&text)
 }
 
-fn print(text: &str) -> Result<(), Failure> {
+pub(crate) fn print(text: &str) -> Result<(), Failure> {
     let mut stdout = std::io::stdout().lock();
     match stdout
         .write_all(text.as_bytes())

@@ -19,6 +19,7 @@ use crate::facts::Ctx;
 use crate::findings::{Finding, Fix};
 use crate::snapshot::{Object, ObjectRef};
 
+pub mod drain;
 pub mod rules;
 
 pub const API_VERSION: &str = "kubectl-arc.dev/v1alpha1";
@@ -412,9 +413,20 @@ impl<'c, 'a> Builder<'c, 'a> {
             (Some(want), Some(ns)) => want == ns,
             (Some(want), None) => r.kind == "Namespace" && &r.name == want,
         };
-        let mut order: Vec<usize> = (0..actions.len())
+        // In scope: actions on objects of the namespace, plus (transitively) the steps they need
+        // first wherever those live (a listener in the controller namespace, a webhook).
+        let mut keep: BTreeSet<usize> = (0..actions.len())
             .filter(|&i| in_scope(&actions[i].object))
             .collect();
+        let mut queue: Vec<usize> = keep.iter().copied().collect();
+        while let Some(i) = queue.pop() {
+            for &p in &actions[i].after {
+                if keep.insert(p) {
+                    queue.push(p);
+                }
+            }
+        }
+        let mut order: Vec<usize> = keep.into_iter().collect();
         order.sort_by_key(|&i| (actions[i].phase, i));
         let mut step_of: HashMap<usize, usize> = HashMap::new();
         for (pos, &i) in order.iter().enumerate() {
