@@ -485,7 +485,7 @@ fn legacy_remaining(snap: &Snapshot, ns: &str) -> usize {
 }
 
 fn humantime(d: Duration) -> String {
-    if d.as_secs() >= 60 && d.as_secs() % 60 == 0 {
+    if d.as_secs() >= 60 && d.as_secs().is_multiple_of(60) {
         format!("{}m", d.as_secs() / 60)
     } else {
         format!("{}s", d.as_secs())
