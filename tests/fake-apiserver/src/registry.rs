@@ -784,6 +784,25 @@ fn apply_update(
     Ok(write(store, key, result))
 }
 
+/// Store an object again, unchanged but with a new resourceVersion: what a
+/// watcher sees when another client wrote it. Admission runs as for an
+/// update (a stranded object cannot be touched).
+pub(crate) fn touch(
+    store: &mut Store,
+    rt: &ResourceType,
+    namespace: &str,
+    name: &str,
+) -> Result<Value, ApiError> {
+    let key = key_for(rt, namespace, name);
+    let old = store
+        .get(&key)
+        .cloned()
+        .ok_or_else(|| ApiError::not_found(&rt.group, &rt.resource, name))?;
+    admission::namespace_lifecycle(store, rt, Operation::Update, &key.namespace, &key.name)?;
+    admission::webhooks(store, rt, Operation::Update, "", &old)?;
+    Ok(render(&write(store, &key, old), rt))
+}
+
 // ---------------------------------------------------------------- delete
 
 #[derive(Debug, Clone, Default)]
