@@ -36,6 +36,7 @@ mod registry;
 mod requestinfo;
 mod selectors;
 mod server;
+mod sim;
 mod state;
 mod store;
 mod tls;
@@ -54,6 +55,7 @@ use serde_json::Value;
 pub use clock::Clock;
 pub use faults::{Fault, FaultAction};
 pub use objects::{ObjectRef, Objects, WriteError};
+pub use sim::{ControllerSim, ControllerSimBuilder, DeletedScaleSet, RemovedRunner, Scope};
 pub use state::RequestRecord;
 pub use triggers::{Trigger, TriggerAction, TriggerHandle};
 
