@@ -487,6 +487,27 @@ fn invalid(rt: &ResourceType, name: &str, errs: Vec<FieldError>) -> Result<(), A
     }
 }
 
+/// `ObjectMeta` round-trips through Go structs (for custom resources too),
+/// so `omitempty` fields that are empty are not stored: an emptied
+/// `finalizers`/`annotations`/… disappears rather than staying `[]`/`{}`.
+pub(crate) fn normalize_metadata(obj: &mut Value) {
+    let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) else {
+        return;
+    };
+    m.retain(|k, v| match k.as_str() {
+        "labels" | "annotations" | "ownerReferences" | "finalizers" | "managedFields" => {
+            !(v.is_null()
+                || v.as_object().is_some_and(serde_json::Map::is_empty)
+                || v.as_array().is_some_and(Vec::is_empty))
+        }
+        "name" | "generateName" | "namespace" | "selfLink" | "uid" | "resourceVersion" => {
+            !(v.is_null() || v.as_str() == Some(""))
+        }
+        "deletionTimestamp" | "deletionGracePeriodSeconds" => !v.is_null(),
+        _ => true,
+    });
+}
+
 fn ensure_namespace_label(obj: &mut Value) {
     let name = meta::name(obj).to_string();
     let m = meta::meta_mut(obj);
@@ -558,6 +579,7 @@ pub(crate) fn create(
         meta::set_meta(&mut obj, "generation", json!(1));
     }
     prepare_for_create(rt, &mut obj);
+    normalize_metadata(&mut obj);
 
     invalid(rt, &name, validate_object(rt, &obj))?;
     if !client_rv.is_empty() {
@@ -839,6 +861,7 @@ fn apply_update(
     if rt.is("", "Namespace") {
         ensure_namespace_label(&mut result);
     }
+    normalize_metadata(&mut result);
 
     errs.extend(validate_object(rt, &result));
     if (rt.is(RBAC_GROUP, "RoleBinding") || rt.is(RBAC_GROUP, "ClusterRoleBinding"))

@@ -207,6 +207,7 @@ impl State {
                     .or_insert(json!(name));
             }
         }
+        crate::registry::normalize_metadata(&mut obj);
         self.store.put(&key, obj);
         Ok(())
     }

@@ -44,9 +44,18 @@ fn guarded_finalizer_removal_by_index() {
     let obj = c.delete(&path).expect(200);
     let before = rv(&obj);
     // Wrong index, wrong resourceVersion: 422, nothing changes.
-    c.patch(&path, JSON_PATCH, &strip(&before, 0, F_AL))
+    let e = c
+        .patch(&path, JSON_PATCH, &strip(&before, 0, F_AL))
         .expect(422);
-    c.patch(&path, JSON_PATCH, &strip("1", 1, F_AL)).expect(422);
+    assert_eq!(
+        e["details"]["causes"][0],
+        json!({"reason": "UnexpectedServerResponse", "message": "testing value /metadata/finalizers/0 failed: test failed"})
+    );
+    let e = c.patch(&path, JSON_PATCH, &strip("1", 1, F_AL)).expect(422);
+    assert_eq!(
+        e["details"]["causes"][0]["message"],
+        "testing value /metadata/resourceVersion failed: test failed"
+    );
     assert_eq!(rv(&c.get(&path).expect(200)), before);
     // The right one removes exactly that finalizer, keeping the other.
     let after = c
@@ -111,16 +120,44 @@ fn guarded_annotation_removal_with_escaped_keys() {
     let obj = c
         .patch(path, JSON_PATCH, &remove("a~0b", "tilde", &rv(&obj)))
         .expect(200);
-    assert!(obj["metadata"].get("annotations").is_none_or(|a| a
-        .as_object()
-        .is_some_and(serde_json::Map::is_empty)));
-    // Removing an absent key fails the whole patch.
-    c.patch(
-        path,
-        JSON_PATCH,
-        &json!([{"op": "remove", "path": "/metadata/annotations/nope"}]),
-    )
-    .expect(422);
+    // Like ObjectMeta's omitempty: an emptied map is not stored.
+    assert!(obj["metadata"].get("annotations").is_none(), "{obj}");
+    // Removing an absent key or index fails the whole patch.
+    let e = c
+        .patch(
+            path,
+            JSON_PATCH,
+            &json!([{"op": "remove", "path": "/metadata/annotations/nope"}]),
+        )
+        .expect(422);
+    assert_eq!(
+        e["details"]["causes"][0]["message"],
+        "remove operation does not apply: doc is missing path: \"/metadata/annotations/nope\": missing value"
+    );
+    c.merge_patch(path, &json!({"metadata": {"annotations": {"k": "v"}, "finalizers": ["a/b"]}}))
+        .expect(200);
+    let e = c
+        .patch(
+            path,
+            JSON_PATCH,
+            &json!([{"op": "remove", "path": "/metadata/annotations/nope"}]),
+        )
+        .expect(422);
+    assert_eq!(
+        e["details"]["causes"][0]["message"],
+        "error in remove for path: '/metadata/annotations/nope': Unable to remove nonexistent key: nope: missing value"
+    );
+    let e = c
+        .patch(
+            path,
+            JSON_PATCH,
+            &json!([{"op": "remove", "path": "/metadata/finalizers/1"}]),
+        )
+        .expect(422);
+    assert_eq!(
+        e["details"]["causes"][0]["message"],
+        "error in remove for path: '/metadata/finalizers/1': Unable to access invalid index: 1: invalid index referenced"
+    );
 }
 
 #[test]
