@@ -271,7 +271,10 @@ fn apply_defaults(obj: &mut Value, rt: &ResourceType) {
         {
             let kind = meta::str_field(subj, &["kind"]).to_string();
             if let Some(sm) = subj.as_object_mut()
-                && sm.get("apiGroup").and_then(Value::as_str).is_none_or(str::is_empty)
+                && sm
+                    .get("apiGroup")
+                    .and_then(Value::as_str)
+                    .is_none_or(str::is_empty)
                 && (kind == "User" || kind == "Group")
             {
                 sm.insert("apiGroup".into(), json!(RBAC_GROUP));
@@ -301,7 +304,11 @@ fn validate_binding(rt: &ResourceType, obj: &Value, errs: &mut Vec<FieldError>) 
         &["ClusterRole"]
     };
     if !kinds.contains(&kind) {
-        errs.push(FieldError::not_supported("roleRef.kind", json!(kind), kinds));
+        errs.push(FieldError::not_supported(
+            "roleRef.kind",
+            json!(kind),
+            kinds,
+        ));
     }
     if meta::str_field(&role_ref, &["name"]).is_empty() {
         errs.push(FieldError::required("roleRef.name", ""));
@@ -328,7 +335,11 @@ fn validate_binding(rt: &ResourceType, obj: &Value, errs: &mut Vec<FieldError>) 
                     ));
                 }
                 if !group.is_empty() {
-                    errs.push(FieldError::not_supported(&path("apiGroup"), json!(group), &[""]));
+                    errs.push(FieldError::not_supported(
+                        &path("apiGroup"),
+                        json!(group),
+                        &[""],
+                    ));
                 }
                 if !namespaced && meta::str_field(s, &["namespace"]).is_empty() {
                     errs.push(FieldError::required(&path("namespace"), ""));

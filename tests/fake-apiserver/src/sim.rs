@@ -71,7 +71,11 @@ const CLEANUP: &[(&str, &str, &str)] = &[
         "v1",
         "ServiceAccount",
     ),
-    ("actions.github.com/cleanup-github-secret-name", "v1", "Secret"),
+    (
+        "actions.github.com/cleanup-github-secret-name",
+        "v1",
+        "Secret",
+    ),
     (
         "actions.github.com/cleanup-manager-role-binding",
         RBAC_V,
@@ -604,10 +608,7 @@ fn phase(obj: &Value) -> &str {
 }
 
 fn annotation<'v>(obj: &'v Value, key: &str) -> Option<&'v str> {
-    obj.get("metadata")?
-        .get("annotations")?
-        .get(key)?
-        .as_str()
+    obj.get("metadata")?.get("annotations")?.get(key)?.as_str()
 }
 
 /// `FNVHashString`: FNV-1a 32 → decimal → `rand.SafeEncodeString`.
@@ -791,8 +792,11 @@ impl Ctl<'_, '_> {
 
     /// An Actions-service client from the GitHub secret in `ns`.
     fn actions_client(&mut self, ns: &str, secret: &str) -> Res<()> {
-        let unresolved =
-            || format!("failed to resolve app config: failed to get kubernetes secret: \"{ns}/{secret}\"");
+        let unresolved = || {
+            format!(
+                "failed to resolve app config: failed to get kubernetes secret: \"{ns}/{secret}\""
+            )
+        };
         let s = match self.get_secret(ns, secret) {
             Ok(Some(s)) if !secret.is_empty() => s,
             _ => return Err(unresolved()),
@@ -961,9 +965,8 @@ impl Ctl<'_, '_> {
             if !has_finalizer(&obj, F_CP) {
                 continue;
             }
-            self.remove_finalizers(&dep, &[F_CP]).map_err(|e| {
-                format!("Failed to remove finalizers on dependent resources: {e}")
-            })?;
+            self.remove_finalizers(&dep, &[F_CP])
+                .map_err(|e| format!("Failed to remove finalizers on dependent resources: {e}"))?;
             self.log(
                 "INFO",
                 "AutoscalingRunnerSet",
@@ -1238,8 +1241,7 @@ impl Ctl<'_, '_> {
                     .into_iter()
                     .filter(|o| {
                         meta::namespace(o) == ns
-                            && meta::labels(o).get("runner-pod").map(String::as_str)
-                                == Some(&name)
+                            && meta::labels(o).get("runner-pod").map(String::as_str) == Some(&name)
                     })
                     .collect();
                 for o in &linked {
@@ -1249,7 +1251,12 @@ impl Ctl<'_, '_> {
                 }
             }
             self.remove_finalizers(&me, &[F_LEG_LINKED])?;
-            self.log("INFO", "runnerpod", pod, "Removed linked-resources finalizer");
+            self.log(
+                "INFO",
+                "runnerpod",
+                pod,
+                "Removed linked-resources finalizer",
+            );
         }
         if has_finalizer(pod, F_LEG_POD) {
             if self.sim.busy_legacy.contains(&(ns.clone(), name.clone())) {
@@ -1270,7 +1277,12 @@ impl Ctl<'_, '_> {
                 .unwrap_or(0);
             self.remove_runner(pod, id);
             self.remove_finalizers(&me, &[F_LEG_POD])?;
-            self.log("INFO", "runnerpod", pod, "Unregistered runner and removed finalizer");
+            self.log(
+                "INFO",
+                "runnerpod",
+                pod,
+                "Unregistered runner and removed finalizer",
+            );
         }
         Ok(())
     }

@@ -74,7 +74,10 @@ fn deletion_is_observable_stage_by_stage() {
     let c = Client::new(&server);
     helm_uninstall(&c);
     let requests = server.requests().len();
-    assert!(core(&server, "Secret", R, SECRET).expect("protected")["metadata"]["deletionTimestamp"].is_string());
+    assert!(
+        core(&server, "Secret", R, SECRET).expect("protected")["metadata"]["deletionTimestamp"]
+            .is_string()
+    );
 
     // 1: the listener and everything it owns is gone.
     assert!(sim.tick());
@@ -113,7 +116,11 @@ fn deletion_is_observable_stage_by_stage() {
     // 4: the scale set is deleted on GitHub.
     assert!(sim.tick());
     let ars = gha(&server, "AutoscalingRunnerSet", R, ARS).expect("ars");
-    assert!(ars["metadata"]["annotations"].get("runner-scale-set-id").is_none());
+    assert!(
+        ars["metadata"]["annotations"]
+            .get("runner-scale-set-id")
+            .is_none()
+    );
     assert_eq!(
         sim.deleted_scale_sets(),
         vec![DeletedScaleSet {
@@ -221,9 +228,8 @@ fn a_missing_github_secret_blocks_deregistration() {
     assert!(gha(&server, "AutoscalingListener", C, L).is_none());
     assert!(gha(&server, "EphemeralRunner", R, ER).is_some());
     assert!(gha(&server, "AutoscalingRunnerSet", R, ARS).is_some());
-    let expected = format!(
-        "failed to resolve app config: failed to get kubernetes secret: \"{R}/{SECRET}\""
-    );
+    let expected =
+        format!("failed to resolve app config: failed to get kubernetes secret: \"{R}/{SECRET}\"");
     assert!(
         sim.log().iter().any(|l| l.contains(&expected)),
         "{:#?}",
@@ -235,7 +241,11 @@ fn a_missing_github_secret_blocks_deregistration() {
         .expect("recreated");
     sim.settle(5);
     assert!(gha(&server, "EphemeralRunner", R, ER).is_some());
-    assert!(sim.log().iter().any(|l| l.contains("no credentials provided")));
+    assert!(
+        sim.log()
+            .iter()
+            .any(|l| l.contains("no credentials provided"))
+    );
     // Unreachable GitHub blocks too.
     server
         .update_object("v1", "Secret", Some(R), SECRET, |s| {

@@ -50,8 +50,11 @@ fn request_log_records_bodies_and_dry_runs() {
     assert_eq!(recs[4].body, None);
     // Bodies are bounded.
     let big = "x".repeat(100 * 1024);
-    c.post(cms, &json!({"metadata": {"name": "big"}, "data": {"k": big}}))
-        .expect(201);
+    c.post(
+        cms,
+        &json!({"metadata": {"name": "big"}, "data": {"k": big}}),
+    )
+    .expect(201);
     let rec = server.requests().pop().expect("recorded");
     assert_eq!(
         rec.body.as_ref().map(String::len),
@@ -62,7 +65,11 @@ fn request_log_records_bodies_and_dry_runs() {
 
 #[test]
 fn touch_trigger_makes_resource_version_checks_fail() {
-    let server = start(vec![ns("arc"), listener_crd(), listener("arc", "l", &[F_AL])]);
+    let server = start(vec![
+        ns("arc"),
+        listener_crd(),
+        listener("arc", "l", &[F_AL]),
+    ]);
     let c = Client::new(&server);
     let path = format!("{ALS}/l");
     let planned = c.get(&path).expect(200);
@@ -71,9 +78,12 @@ fn touch_trigger_makes_resource_version_checks_fail() {
         .expect("rv")
         .to_string();
     let t = server.add_trigger(
-        Trigger::new("/autoscalinglisteners/l$", TriggerAction::Touch(al_ref("l")))
-            .method("PATCH")
-            .times(1),
+        Trigger::new(
+            "/autoscalinglisteners/l$",
+            TriggerAction::Touch(al_ref("l")),
+        )
+        .method("PATCH")
+        .times(1),
     );
     // The plan's resourceVersion no longer matches at apply time.
     let apply = json!([
@@ -88,8 +98,14 @@ fn touch_trigger_makes_resource_version_checks_fail() {
     assert_eq!(t.fired(), 1);
     assert!(t.errors().is_empty());
     let now = c.get(&path).expect(200);
-    assert_ne!(now["metadata"]["resourceVersion"], planned["metadata"]["resourceVersion"]);
-    assert_eq!(now["metadata"]["finalizers"], planned["metadata"]["finalizers"]);
+    assert_ne!(
+        now["metadata"]["resourceVersion"],
+        planned["metadata"]["resourceVersion"]
+    );
+    assert_eq!(
+        now["metadata"]["finalizers"],
+        planned["metadata"]["finalizers"]
+    );
     // Fired once only: the retry with the fresh resourceVersion succeeds.
     let apply = json!([
         {"op": "test", "path": "/metadata/resourceVersion", "value": now["metadata"]["resourceVersion"]},
@@ -111,7 +127,11 @@ fn touch_trigger_makes_resource_version_checks_fail() {
 
 #[test]
 fn delete_precondition_meets_a_changed_object() {
-    let server = start(vec![ns("arc"), listener_crd(), listener("arc", "l", &[F_AL])]);
+    let server = start(vec![
+        ns("arc"),
+        listener_crd(),
+        listener("arc", "l", &[F_AL]),
+    ]);
     let c = Client::new(&server);
     let path = format!("{ALS}/l");
     let planned = c.get(&path).expect(200);
@@ -263,4 +283,63 @@ fn direct_helpers_use_the_usual_semantics_and_are_not_logged() {
         .expect("touched");
     assert!(touched["metadata"]["resourceVersion"].is_string());
     assert!(server.requests().is_empty());
+}
+
+#[test]
+fn create_label_and_forced_delete_through_hooks() {
+    let pod = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"namespace": "arc", "name": "p"},
+        "spec": {"nodeName": "lost-node", "containers": [{"name": "c", "image": "i"}]}, "status": {"phase": "Running"}});
+    let server = start(vec![ns("arc"), pod]);
+    let c = Client::new(&server);
+    let t = server.add_trigger(
+        Trigger::new(
+            "^/api/v1/namespaces/arc/configmaps$",
+            TriggerAction::Create(configmap("arc", "appeared")),
+        )
+        .method("GET")
+        .query_contains("labelSelector"),
+    );
+    server.add_trigger(
+        Trigger::new(
+            "^/api/v1/namespaces/arc/configmaps$",
+            TriggerAction::SetLabel(
+                ObjectRef::new("v1", "ConfigMap", Some("arc"), "appeared"),
+                "a".into(),
+                Some("b".into()),
+            ),
+        )
+        .method("GET")
+        .query_contains("labelSelector")
+        .times(1),
+    );
+    c.get("/api/v1/namespaces/arc/configmaps").expect(200);
+    assert_eq!(t.fired(), 0);
+    let l = c
+        .get("/api/v1/namespaces/arc/configmaps?labelSelector=a%3Db")
+        .expect(200);
+    assert_eq!(names(&l), vec!["appeared"]);
+    // The second time the create is refused (AlreadyExists) and recorded.
+    c.get("/api/v1/namespaces/arc/configmaps?labelSelector=a%3Db")
+        .expect(200);
+    assert_eq!(t.fired(), 2);
+    assert_eq!(t.errors()[0].reason, "AlreadyExists");
+    // A pod on a lost node stays Terminating until forced.
+    let p = ObjectRef::new("v1", "Pod", Some("arc"), "p");
+    let left = server.with_objects(|o| {
+        assert_eq!(o.list("v1", "Pod", Some("arc")).len(), 1);
+        let pending = o.delete(&p).expect("delete");
+        let forced = o.delete_with(&p, Some(0)).expect("force");
+        (pending.is_some(), forced)
+    });
+    assert_eq!(left, (true, None));
+}
+
+#[test]
+fn public_handles_are_send_and_sync() {
+    fn check<T: Send + Sync>() {}
+    check::<fake_apiserver::FakeServer>();
+    check::<fake_apiserver::ControllerSim>();
+    check::<fake_apiserver::TriggerHandle>();
+    fn send<T: Send>() {}
+    send::<Trigger>();
 }

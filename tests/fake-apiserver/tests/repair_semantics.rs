@@ -79,7 +79,11 @@ fn guarded_finalizer_removal_by_index() {
 
 #[test]
 fn guarded_annotation_removal_with_escaped_keys() {
-    let ars_crd = crd("AutoscalingRunnerSet", "autoscalingrunnersets", "Namespaced");
+    let ars_crd = crd(
+        "AutoscalingRunnerSet",
+        "autoscalingrunnersets",
+        "Namespaced",
+    );
     let ars = json!({
         "apiVersion": "actions.github.com/v1alpha1", "kind": "AutoscalingRunnerSet",
         "metadata": {"namespace": "arc", "name": "a", "annotations": {
@@ -99,12 +103,24 @@ fn guarded_annotation_removal_with_escaped_keys() {
             {"op": "remove", "path": format!("/metadata/annotations/{key}")}
         ])
     };
-    c.patch(path, JSON_PATCH, &remove("runner-scale-set-id", "43", &rv(&obj)))
-        .expect(422);
+    c.patch(
+        path,
+        JSON_PATCH,
+        &remove("runner-scale-set-id", "43", &rv(&obj)),
+    )
+    .expect(422);
     let obj = c
-        .patch(path, JSON_PATCH, &remove("runner-scale-set-id", "42", &rv(&obj)))
+        .patch(
+            path,
+            JSON_PATCH,
+            &remove("runner-scale-set-id", "42", &rv(&obj)),
+        )
         .expect(200);
-    assert!(obj["metadata"]["annotations"].get("runner-scale-set-id").is_none());
+    assert!(
+        obj["metadata"]["annotations"]
+            .get("runner-scale-set-id")
+            .is_none()
+    );
     // RFC 6901: '/' is '~1', '~' is '~0'.
     let obj = c
         .patch(
@@ -134,8 +150,11 @@ fn guarded_annotation_removal_with_escaped_keys() {
         e["details"]["causes"][0]["message"],
         "remove operation does not apply: doc is missing path: \"/metadata/annotations/nope\": missing value"
     );
-    c.merge_patch(path, &json!({"metadata": {"annotations": {"k": "v"}, "finalizers": ["a/b"]}}))
-        .expect(200);
+    c.merge_patch(
+        path,
+        &json!({"metadata": {"annotations": {"k": "v"}, "finalizers": ["a/b"]}}),
+    )
+    .expect(200);
     let e = c
         .patch(
             path,
@@ -287,7 +306,11 @@ fn recreating_a_force_deleted_namespace_makes_stranded_objects_writable() {
 fn rolebindings_with_labels_and_subject_patches() {
     let server = start(vec![
         ns("arc"),
-        role("arc", "r", json!([{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}])),
+        role(
+            "arc",
+            "r",
+            json!([{"apiGroups": [""], "resources": ["secrets"], "verbs": ["get"]}]),
+        ),
     ]);
     let c = Client::new(&server);
     let mut rb = role_binding("arc", "tmp", "Role", "r", "u");
@@ -373,14 +396,15 @@ fn secret_string_data_is_merged_into_data() {
         )
         .expect(201);
     assert!(b.get("stringData").is_none());
-    assert_eq!(b["data"], json!({"a": "eA==", "b": "eXk=", "github_token": "dA=="}));
+    assert_eq!(
+        b["data"],
+        json!({"a": "eA==", "b": "eXk=", "github_token": "dA=="})
+    );
 }
 
 #[test]
 fn namespace_deletion_finishes_when_empty_or_released() {
-    let cp = |kind: &str, name: &str| {
-        json!({"apiVersion": "v1", "kind": kind, "metadata": {"namespace": "arc", "name": name, "finalizers": [F_CP]}})
-    };
+    let cp = |kind: &str, name: &str| json!({"apiVersion": "v1", "kind": kind, "metadata": {"namespace": "arc", "name": name, "finalizers": [F_CP]}});
     let server = start(vec![
         ns("empty"),
         configmap("empty", "c"),
