@@ -270,6 +270,8 @@ pub(crate) enum FieldErrorKind {
     Required,
     Forbidden,
     Invalid(Value),
+    /// An invalid value Go renders itself (`%#v` of a struct).
+    InvalidRendered(String),
     NotSupported(Value, Vec<String>),
 }
 
@@ -295,6 +297,13 @@ impl FieldError {
             detail: detail.into(),
         }
     }
+    pub fn invalid_rendered(field: &str, rendered: String, detail: &str) -> Self {
+        FieldError {
+            field: field.into(),
+            kind: FieldErrorKind::InvalidRendered(rendered),
+            detail: detail.into(),
+        }
+    }
     pub fn not_supported(field: &str, value: Value, allowed: &[&str]) -> Self {
         FieldError {
             field: field.into(),
@@ -310,7 +319,7 @@ impl FieldError {
         match self.kind {
             FieldErrorKind::Required => "FieldValueRequired",
             FieldErrorKind::Forbidden => "FieldValueForbidden",
-            FieldErrorKind::Invalid(_) => "FieldValueInvalid",
+            FieldErrorKind::Invalid(_) | FieldErrorKind::InvalidRendered(_) => "FieldValueInvalid",
             FieldErrorKind::NotSupported(..) => "FieldValueNotSupported",
         }
     }
@@ -321,6 +330,7 @@ impl FieldError {
             FieldErrorKind::Required => "Required value".to_string(),
             FieldErrorKind::Forbidden => "Forbidden".to_string(),
             FieldErrorKind::Invalid(v) => format!("Invalid value: {}", go_value(v)),
+            FieldErrorKind::InvalidRendered(v) => format!("Invalid value: {v}"),
             FieldErrorKind::NotSupported(v, allowed) => {
                 let quoted: Vec<String> = allowed.iter().map(|a| format!("\"{a}\"")).collect();
                 format!(

@@ -28,6 +28,7 @@ mod errors;
 mod faults;
 mod fixtures;
 mod meta;
+mod objects;
 mod patch;
 mod protobuf;
 mod rbac;
@@ -35,9 +36,11 @@ mod registry;
 mod requestinfo;
 mod selectors;
 mod server;
+mod sim;
 mod state;
 mod store;
 mod tls;
+mod triggers;
 mod watch;
 
 use std::io::Write as _;
@@ -51,7 +54,10 @@ use serde_json::Value;
 
 pub use clock::Clock;
 pub use faults::{Fault, FaultAction};
+pub use objects::{ObjectRef, Objects, WriteError};
+pub use sim::{ControllerSim, ControllerSimBuilder, DeletedScaleSet, RemovedRunner, Scope};
 pub use state::RequestRecord;
+pub use triggers::{Trigger, TriggerAction, TriggerHandle};
 
 use crate::faults::FaultEntry;
 use crate::fixtures::Source;
@@ -360,6 +366,84 @@ impl FakeServer {
     /// The number of stored objects.
     pub fn object_count(&self) -> usize {
         self.shared.lock().store.len()
+    }
+
+    /// Add a mutation hook run when a matching request arrives, before the
+    /// request is handled. Its writes are not logged as requests.
+    ///
+    /// # Panics
+    /// If `trigger.path_regex` is not a valid regular expression.
+    pub fn add_trigger(&self, trigger: Trigger) -> TriggerHandle {
+        let (entry, handle) = match triggers::TriggerEntry::new(trigger) {
+            Ok(x) => x,
+            Err(e) => panic!("invalid trigger path_regex: {e}"),
+        };
+        self.shared.lock().triggers.push(entry);
+        handle
+    }
+
+    pub fn clear_triggers(&self) {
+        self.shared.lock().triggers.clear();
+    }
+
+    /// Run `f` with direct access to the stored objects (the server is
+    /// locked meanwhile; writes are not logged as requests).
+    pub fn with_objects<R>(&self, f: impl FnOnce(&mut Objects<'_>) -> R) -> R {
+        let (out, wrote) = {
+            let mut state = self.shared.lock();
+            let mut objects = Objects::new(&mut state);
+            let out = f(&mut objects);
+            (out, objects.wrote())
+        };
+        if wrote {
+            self.shared.notify.notify_waiters();
+        }
+        out
+    }
+
+    /// Change a stored object like another client's update would (admission,
+    /// validation, finalizer semantics, a new resourceVersion, controllers;
+    /// the `status` subresource too when `f` changes the status). Not logged.
+    pub fn update_object(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: Option<&str>,
+        name: &str,
+        f: impl FnOnce(&mut Value),
+    ) -> Result<Value, WriteError> {
+        let r = ObjectRef::new(api_version, kind, namespace, name);
+        self.with_objects(|o| o.update(&r, f))
+    }
+
+    /// Delete a stored object like another client's plain DELETE would.
+    /// Returns its state after the controllers ran (`None`: gone). Not logged.
+    pub fn delete_object(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<Option<Value>, WriteError> {
+        let r = ObjectRef::new(api_version, kind, namespace, name);
+        self.with_objects(|o| o.delete(&r))
+    }
+
+    /// Create an object like another client's POST would. Not logged.
+    pub fn create_object(&self, obj: Value) -> Result<Value, WriteError> {
+        self.with_objects(|o| o.create(obj))
+    }
+
+    /// Store an object again with a new resourceVersion. Not logged.
+    pub fn touch_object(
+        &self,
+        api_version: &str,
+        kind: &str,
+        namespace: Option<&str>,
+        name: &str,
+    ) -> Result<Value, WriteError> {
+        let r = ObjectRef::new(api_version, kind, namespace, name);
+        self.with_objects(|o| o.touch(&r))
     }
 }
 

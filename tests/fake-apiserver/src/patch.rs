@@ -53,13 +53,16 @@ pub(crate) fn apply(doc: &Value, patch_type: PatchType, body: &[u8]) -> Result<V
             let ops: json_patch::Patch =
                 serde_json::from_slice(body).map_err(|e| ApiError::bad_request(e.to_string()))?;
             let mut out = doc.clone();
-            json_patch::patch(&mut out, &ops).map_err(|_| {
+            json_patch::patch(&mut out, &ops).map_err(|e| {
                 ApiError::new(
                     422,
                     "Invalid",
                     "the server rejected our request due to an error in our request",
                 )
-                .with_details(json!({}))
+                .with_details(json!({"causes": [{
+                    "reason": "UnexpectedServerResponse",
+                    "message": json_patch_failure(doc, &ops, &e),
+                }]}))
             })?;
             Ok(out)
         }
@@ -83,6 +86,50 @@ pub(crate) fn apply(doc: &Value, patch_type: PatchType, body: &[u8]) -> Result<V
         PatchType::Apply => Err(ApiError::unsupported_media_type(&accepted_patch_types(
             true,
         ))),
+    }
+}
+
+/// The error text of the JSON-patch library the real server uses
+/// (evanphx/json-patch v4) for the operation that failed.
+fn json_patch_failure(doc: &Value, ops: &json_patch::Patch, e: &json_patch::PatchError) -> String {
+    use json_patch::PatchOperation;
+    let Some(op) = ops.0.get(e.operation) else {
+        return e.to_string();
+    };
+    // The document as the failing operation saw it.
+    let mut before = doc.clone();
+    let earlier = json_patch::Patch(ops.0[..e.operation].to_vec());
+    if json_patch::patch(&mut before, &earlier).is_err() {
+        return e.to_string();
+    }
+    let path = op.path();
+    let p = path.as_str();
+    let parent = path.split_back().and_then(|(parent, last)| {
+        let container = before.pointer(parent.as_str())?;
+        Some((container, last.decoded().into_owned()))
+    });
+    match op {
+        PatchOperation::Test(_) => match parent {
+            None if !p.is_empty() => {
+                format!("test operation does not apply: is missing path: {p}: missing value")
+            }
+            _ => format!("testing value {p} failed: test failed"),
+        },
+        PatchOperation::Remove(_) => match parent {
+            None => format!(
+                "remove operation does not apply: doc is missing path: \"{p}\": missing value"
+            ),
+            Some((Value::Array(a), key)) => match key.parse::<usize>() {
+                Ok(i) if i < a.len() => e.to_string(),
+                _ => format!(
+                    "error in remove for path: '{p}': Unable to access invalid index: {key}: invalid index referenced"
+                ),
+            },
+            Some((_, key)) => format!(
+                "error in remove for path: '{p}': Unable to remove nonexistent key: {key}: missing value"
+            ),
+        },
+        _ => e.to_string(),
     }
 }
 

@@ -236,7 +236,142 @@ pub(crate) fn check_type(obj: &mut Value, rt: &ResourceType) -> Result<(), ApiEr
             }
         }
     }
+    apply_defaults(obj, rt);
     Ok(())
+}
+
+/// What decoding a request body does beyond parsing: the v1 → internal
+/// conversion of Secrets (`stringData` merged into `data`, never stored) and
+/// the defaulting of RBAC subjects' `apiGroup`.
+fn apply_defaults(obj: &mut Value, rt: &ResourceType) {
+    let Some(m) = obj.as_object_mut() else { return };
+    if rt.is("", "Secret")
+        && let Some(Value::Object(string_data)) = m.remove("stringData")
+    {
+        let data = m.entry("data").or_insert_with(|| json!({}));
+        if !data.is_object() {
+            *data = json!({});
+        }
+        if let Some(d) = data.as_object_mut() {
+            for (k, v) in string_data {
+                let plain = v.as_str().unwrap_or("").as_bytes().to_vec();
+                d.insert(
+                    k,
+                    json!(base64::engine::general_purpose::STANDARD.encode(plain)),
+                );
+            }
+        }
+    }
+    if rt.is(RBAC_GROUP, "RoleBinding") || rt.is(RBAC_GROUP, "ClusterRoleBinding") {
+        for subj in m
+            .get_mut("subjects")
+            .and_then(Value::as_array_mut)
+            .into_iter()
+            .flatten()
+        {
+            let kind = meta::str_field(subj, &["kind"]).to_string();
+            if let Some(sm) = subj.as_object_mut()
+                && sm
+                    .get("apiGroup")
+                    .and_then(Value::as_str)
+                    .is_none_or(str::is_empty)
+                && (kind == "User" || kind == "Group")
+            {
+                sm.insert("apiGroup".into(), json!(RBAC_GROUP));
+            }
+        }
+    }
+}
+
+const RBAC_GROUP: &str = "rbac.authorization.k8s.io";
+
+/// `ValidateRoleBinding` / `ValidateClusterRoleBinding`.
+fn validate_binding(rt: &ResourceType, obj: &Value, errs: &mut Vec<FieldError>) {
+    let namespaced = rt.kind == "RoleBinding";
+    let role_ref = obj.get("roleRef").cloned().unwrap_or(json!({}));
+    let api_group = meta::str_field(&role_ref, &["apiGroup"]);
+    if api_group != RBAC_GROUP {
+        errs.push(FieldError::not_supported(
+            "roleRef.apiGroup",
+            json!(api_group),
+            &[RBAC_GROUP],
+        ));
+    }
+    let kind = meta::str_field(&role_ref, &["kind"]);
+    let kinds: &[&str] = if namespaced {
+        &["Role", "ClusterRole"]
+    } else {
+        &["ClusterRole"]
+    };
+    if !kinds.contains(&kind) {
+        errs.push(FieldError::not_supported(
+            "roleRef.kind",
+            json!(kind),
+            kinds,
+        ));
+    }
+    if meta::str_field(&role_ref, &["name"]).is_empty() {
+        errs.push(FieldError::required("roleRef.name", ""));
+    }
+    let subjects = obj
+        .get("subjects")
+        .and_then(Value::as_array)
+        .cloned()
+        .unwrap_or_default();
+    for (i, s) in subjects.iter().enumerate() {
+        let path = |f: &str| format!("subjects[{i}].{f}");
+        let name = meta::str_field(s, &["name"]);
+        let group = meta::str_field(s, &["apiGroup"]);
+        if name.is_empty() {
+            errs.push(FieldError::required(&path("name"), ""));
+        }
+        match meta::str_field(s, &["kind"]) {
+            "ServiceAccount" => {
+                if !name.is_empty() && !meta::is_dns1123_subdomain(name) {
+                    errs.push(FieldError::invalid(
+                        &path("name"),
+                        json!(name),
+                        meta::DNS1123_SUBDOMAIN_MSG,
+                    ));
+                }
+                if !group.is_empty() {
+                    errs.push(FieldError::not_supported(
+                        &path("apiGroup"),
+                        json!(group),
+                        &[""],
+                    ));
+                }
+                if !namespaced && meta::str_field(s, &["namespace"]).is_empty() {
+                    errs.push(FieldError::required(&path("namespace"), ""));
+                }
+            }
+            "User" | "Group" => {
+                if group != RBAC_GROUP {
+                    errs.push(FieldError::not_supported(
+                        &path("apiGroup"),
+                        json!(group),
+                        &[RBAC_GROUP],
+                    ));
+                }
+            }
+            other => errs.push(FieldError::not_supported(
+                &path("kind"),
+                json!(other),
+                &["ServiceAccount", "User", "Group"],
+            )),
+        }
+    }
+}
+
+/// Go's `%#v` of an internal `rbac.RoleRef`.
+fn go_role_ref(obj: &Value) -> String {
+    let f = |k: &str| meta::str_field(obj, &["roleRef", k]).to_string();
+    format!(
+        "rbac.RoleRef{{APIGroup:{:?}, Kind:{:?}, Name:{:?}}}",
+        f("apiGroup"),
+        f("kind"),
+        f("name")
+    )
 }
 
 fn go_base64_error(e: &base64::DecodeError) -> String {
@@ -329,6 +464,9 @@ fn validate_object(rt: &ResourceType, obj: &Value) -> Vec<FieldError> {
             "Only one reference can have Controller set to true",
         ));
     }
+    if rt.is(RBAC_GROUP, "RoleBinding") || rt.is(RBAC_GROUP, "ClusterRoleBinding") {
+        validate_binding(rt, obj, &mut errs);
+    }
     if rt.is(CRD_GROUP, CRD_KIND) {
         let group = meta::str_field(obj, &["spec", "group"]);
         let plural = meta::str_field(obj, &["spec", "names", "plural"]);
@@ -358,6 +496,27 @@ fn invalid(rt: &ResourceType, name: &str, errs: Vec<FieldError>) -> Result<(), A
     } else {
         Err(ApiError::invalid(&rt.group, &rt.kind, name, &errs))
     }
+}
+
+/// `ObjectMeta` round-trips through Go structs (for custom resources too),
+/// so `omitempty` fields that are empty are not stored: an emptied
+/// `finalizers`/`annotations`/… disappears rather than staying `[]`/`{}`.
+pub(crate) fn normalize_metadata(obj: &mut Value) {
+    let Some(m) = obj.get_mut("metadata").and_then(Value::as_object_mut) else {
+        return;
+    };
+    m.retain(|k, v| match k.as_str() {
+        "labels" | "annotations" | "ownerReferences" | "finalizers" | "managedFields" => {
+            !(v.is_null()
+                || v.as_object().is_some_and(serde_json::Map::is_empty)
+                || v.as_array().is_some_and(Vec::is_empty))
+        }
+        "name" | "generateName" | "namespace" | "selfLink" | "uid" | "resourceVersion" => {
+            !(v.is_null() || v.as_str() == Some(""))
+        }
+        "deletionTimestamp" | "deletionGracePeriodSeconds" => !v.is_null(),
+        _ => true,
+    });
 }
 
 fn ensure_namespace_label(obj: &mut Value) {
@@ -431,6 +590,7 @@ pub(crate) fn create(
         meta::set_meta(&mut obj, "generation", json!(1));
     }
     prepare_for_create(rt, &mut obj);
+    normalize_metadata(&mut obj);
 
     invalid(rt, &name, validate_object(rt, &obj))?;
     if !client_rv.is_empty() {
@@ -712,8 +872,18 @@ fn apply_update(
     if rt.is("", "Namespace") {
         ensure_namespace_label(&mut result);
     }
+    normalize_metadata(&mut result);
 
     errs.extend(validate_object(rt, &result));
+    if (rt.is(RBAC_GROUP, "RoleBinding") || rt.is(RBAC_GROUP, "ClusterRoleBinding"))
+        && old.get("roleRef") != result.get("roleRef")
+    {
+        errs.push(FieldError::invalid_rendered(
+            "roleRef",
+            go_role_ref(&result),
+            "cannot change roleRef",
+        ));
+    }
     if meta::is_deleting(&old) {
         let old_fins = meta::finalizers(&old);
         let mut extra: Vec<String> = meta::finalizers(&result)
@@ -782,6 +952,25 @@ fn apply_update(
         return Ok(result);
     }
     Ok(write(store, key, result))
+}
+
+/// Store an object again, unchanged but with a new resourceVersion: what a
+/// watcher sees when another client wrote it. Admission runs as for an
+/// update (a stranded object cannot be touched).
+pub(crate) fn touch(
+    store: &mut Store,
+    rt: &ResourceType,
+    namespace: &str,
+    name: &str,
+) -> Result<Value, ApiError> {
+    let key = key_for(rt, namespace, name);
+    let old = store
+        .get(&key)
+        .cloned()
+        .ok_or_else(|| ApiError::not_found(&rt.group, &rt.resource, name))?;
+    admission::namespace_lifecycle(store, rt, Operation::Update, &key.namespace, &key.name)?;
+    admission::webhooks(store, rt, Operation::Update, "", &old)?;
+    Ok(render(&write(store, &key, old), rt))
 }
 
 // ---------------------------------------------------------------- delete

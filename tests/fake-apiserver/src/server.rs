@@ -22,10 +22,12 @@ use tokio_rustls::TlsAcceptor;
 use crate::api::{self, ApiRequest, Reply};
 use crate::errors::ApiError;
 use crate::faults::{self, FaultAction};
+use crate::objects::Objects;
 use crate::rbac::{self, Attributes, UserInfo};
 use crate::registry::ContinueToken;
 use crate::requestinfo;
 use crate::state::{RequestRecord, State};
+use crate::triggers;
 use crate::watch::WatchRequest;
 
 const MAX_BODY: usize = 64 * 1024 * 1024;
@@ -240,9 +242,10 @@ async fn handle(
         }
     };
 
-    // Authentication and faults.
-    let (authenticated, fault) = {
+    // Triggers, authentication and faults.
+    let (authenticated, fault, triggered) = {
         let mut state = shared.lock();
+        let triggered = fire_triggers(&mut state, &inc);
         let authenticated = inc
             .authorization
             .as_deref()
@@ -262,15 +265,18 @@ async fn handle(
                 }
             });
         let fault = faults::take(&mut state.faults, &inc.method, &inc.path, &inc.raw_query);
-        (authenticated, fault)
+        (authenticated, fault, triggered)
     };
+    if triggered {
+        shared.notify.notify_waiters();
+    }
 
     let mut fault_reply = None;
     match fault {
         Some(FaultAction::Latency(d)) => tokio::time::sleep(d).await,
         Some(FaultAction::Drop) => {
             let mut state = shared.lock();
-            let rec = record(&inc, authenticated.as_ref(), None, 0);
+            let rec = record(&inc, authenticated.as_ref(), None, 0, &body);
             state.record(rec);
             return Err(DropConnection);
         }
@@ -317,7 +323,13 @@ async fn handle(
             &body,
         ),
     };
-    let rec = record(&inc, authenticated.as_ref(), effective.as_ref(), reply.code);
+    let rec = record(
+        &inc,
+        authenticated.as_ref(),
+        effective.as_ref(),
+        reply.code,
+        &body,
+    );
     state.record(rec);
     drop(state);
     if inc.method != "GET" && inc.method != "HEAD" {
@@ -329,13 +341,50 @@ async fn handle(
     Ok(to_response(reply, &inc.method))
 }
 
+/// Run the mutation hooks matching a request (their writes are not logged).
+fn fire_triggers(state: &mut State, inc: &Inbound) -> bool {
+    if state.triggers.is_empty() {
+        return false;
+    }
+    let mut triggers = std::mem::take(&mut state.triggers);
+    let fired = {
+        let mut objects = Objects::new(state);
+        triggers::fire(
+            &mut triggers,
+            &mut objects,
+            &inc.method,
+            &inc.path,
+            &inc.raw_query,
+        )
+    };
+    triggers.append(&mut state.triggers);
+    state.triggers = triggers;
+    fired
+}
+
+/// Whether a request asks for a dry run: `dryRun=All` in the query or, for
+/// DELETE, in the DeleteOptions body.
+fn is_dry_run(inc: &Inbound, body: &[u8]) -> bool {
+    if inc.query.iter().any(|(k, v)| k == "dryRun" && v == "All") {
+        return true;
+    }
+    inc.method == "DELETE"
+        && serde_json::from_slice::<serde_json::Value>(body)
+            .ok()
+            .and_then(|v| v.get("dryRun").cloned())
+            .and_then(|d| d.as_array().cloned())
+            .is_some_and(|a| a.iter().any(|x| x == "All"))
+}
+
 fn record(
     inc: &Inbound,
     authn: Option<&UserInfo>,
     effective: Option<&UserInfo>,
     status: u16,
+    body: &[u8],
 ) -> RequestRecord {
     let authenticated_user = authn.map(|u| u.name.clone()).unwrap_or_default();
+    let kept = &body[..body.len().min(RequestRecord::MAX_BODY)];
     RequestRecord {
         method: inc.method.clone(),
         path: inc.path.clone(),
@@ -353,6 +402,8 @@ fn record(
         impersonate_user: inc.impersonate_user.clone(),
         impersonate_groups: inc.impersonate_groups.clone(),
         status,
+        body: (!kept.is_empty()).then(|| String::from_utf8_lossy(kept).into_owned()),
+        dry_run: is_dry_run(inc, body),
     }
 }
 

@@ -8,6 +8,7 @@ use crate::controllers;
 use crate::faults::FaultEntry;
 use crate::meta;
 use crate::store::{ObjKey, Store};
+use crate::triggers::TriggerEntry;
 
 /// One request as the server saw it (including rejected ones).
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -26,6 +27,23 @@ pub struct RequestRecord {
     pub impersonate_groups: Vec<String>,
     /// The status code answered; 0 when the connection was dropped.
     pub status: u16,
+    /// The request body (any method, when non-empty), at most the first
+    /// [`RequestRecord::MAX_BODY`] bytes, decoded as UTF-8 (lossily).
+    pub body: Option<String>,
+    /// The request asked for a dry run: `dryRun=All` in the query, or (for
+    /// DELETE) `dryRun: ["All"]` in the DeleteOptions body.
+    pub dry_run: bool,
+}
+
+impl RequestRecord {
+    /// How much of a request body is kept.
+    pub const MAX_BODY: usize = 64 * 1024;
+
+    /// The body parsed as JSON (`None` without a body or when it is not JSON,
+    /// e.g. YAML, protobuf or truncated).
+    pub fn body_json(&self) -> Option<Value> {
+        serde_json::from_str(self.body.as_deref()?).ok()
+    }
 }
 
 /// A user known to the server.
@@ -59,6 +77,7 @@ pub(crate) struct State {
     pub faults: Vec<FaultEntry>,
     pub requests: Vec<RequestRecord>,
     pub request_sinks: Vec<RequestSink>,
+    pub triggers: Vec<TriggerEntry>,
 }
 
 impl State {
@@ -75,6 +94,7 @@ impl State {
             faults: Vec::new(),
             requests: Vec::new(),
             request_sinks: Vec::new(),
+            triggers: Vec::new(),
         }
     }
 
@@ -187,6 +207,7 @@ impl State {
                     .or_insert(json!(name));
             }
         }
+        crate::registry::normalize_metadata(&mut obj);
         self.store.put(&key, obj);
         Ok(())
     }
