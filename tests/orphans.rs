@@ -347,6 +347,36 @@ fn request_log_proves_the_mutation_mechanics() {
                     Some("application/json-patch+json"),
                     "{id}: {r:?}"
                 );
+                let ops = r.body_json().expect("PATCH has a JSON body");
+                let ops = ops.as_array().expect("a JSON patch is an array");
+                // Never a wholesale finalizer list: only `remove` of one index, after a `test` of
+                // that exact finalizer at that index.
+                for (i, op) in ops.iter().enumerate() {
+                    let path = op["path"].as_str().unwrap_or("");
+                    assert_ne!(
+                        path, "/metadata/finalizers",
+                        "{id}: finalizer list replaced: {ops:?}"
+                    );
+                    if op["op"] == "remove" && path.starts_with("/metadata/finalizers/") {
+                        let prev = &ops[i - 1];
+                        assert_eq!(prev["op"], "test", "{id}: {ops:?}");
+                        assert_eq!(prev["path"], op["path"], "{id}: {ops:?}");
+                        assert!(prev["value"].is_string(), "{id}: {ops:?}");
+                    }
+                }
+                assert!(
+                    ops.iter()
+                        .any(|op| op["op"] == "test" && op["path"] == "/metadata/resourceVersion"),
+                    "{id}: {ops:?}"
+                );
+            }
+            if r.method == "DELETE" {
+                let body = r.body_json().unwrap_or_default();
+                assert!(
+                    body["preconditions"]["uid"].is_string()
+                        && body["preconditions"]["resourceVersion"].is_string(),
+                    "{id}: DELETE without preconditions: {r:?}"
+                );
             }
             if r.method == "PUT" {
                 panic!("{id}: no object is ever replaced wholesale: {r:?}");
@@ -433,38 +463,25 @@ fn refusals_without_yes_and_without_include_confirm() {
 
 #[test]
 fn an_object_changed_between_plan_and_apply_is_skipped_not_clobbered() {
-    let c = TestCluster::scenario("S13");
-    // Change one planned object right after the plan was made: the fake server bumps its
-    // resourceVersion when the first write arrives.
-    let (_, plan, _) = orphans_json(&c, &[]);
-    let target = plan["actions"]
-        .as_array()
-        .expect("actions")
-        .iter()
-        .find(|a| a["action"] == "stripFinalizer")
-        .expect("S13 strips a finalizer")
-        .clone();
-    let o = &target["object"];
-    let kind = o["kind"].as_str().expect("kind");
-    let mut obj = c
-        .server
-        .list_objects(&api_version(&o["kind"]), kind)
-        .into_iter()
-        .find(|x| {
-            x["metadata"]["name"] == o["name"] && x["metadata"]["namespace"] == o["namespace"]
-        })
-        .expect("object");
-    obj["metadata"]["labels"]["changed-by"] = Value::from("someone-else");
-    obj.as_object_mut()
-        .expect("obj")
-        .insert("kind".into(), Value::from(kind));
-    obj.as_object_mut()
-        .expect("obj")
-        .insert("apiVersion".into(), Value::from(api_version(&o["kind"])));
-    // Load the changed object: resourceVersion moves on.
-    c.server.load(obj).expect("update");
+    use fake_apiserver::{ObjectRef, Trigger, TriggerAction};
+    let c = TestCluster::scenario("S3");
+    // Someone adds a label to the ARS after the plan was made: the hook fires on the first write
+    // of the run, long before the ARS's own step.
+    let ars = ObjectRef::new(
+        "actions.github.com/v1alpha1",
+        "AutoscalingRunnerSet",
+        Some("arc-runners"),
+        "arc-runner-set",
+    );
+    let hook = c.server.add_trigger(
+        Trigger::new(
+            "/ephemeralrunners/",
+            TriggerAction::SetLabel(ars, "changed-by".into(), Some("someone-else".into())),
+        )
+        .times(1),
+    );
     let backup = c.dir.path().join("b").display().to_string();
-    let (_, v, err) = orphans_json(
+    let (code, v, err) = orphans_json(
         &c,
         &[
             "--fix",
@@ -474,20 +491,122 @@ fn an_object_changed_between_plan_and_apply_is_skipped_not_clobbered() {
             &backup,
         ],
     );
-    let _ = err;
-    // The fresh plan sees the new version, so nothing is skipped for staleness; the change
-    // (a label) is preserved.
+    assert_eq!(hook.fired(), 1, "{err}");
+    let step = v["actions"]
+        .as_array()
+        .expect("actions")
+        .iter()
+        .find(|a| a["object"]["kind"] == "AutoscalingRunnerSet" && a["action"] == "stripFinalizer")
+        .expect("ARS strip planned")["step"]
+        .as_u64()
+        .expect("step");
+    let outcome = v["outcome"]["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .find(|s| s["step"] == step)
+        .expect("outcome")
+        .clone();
+    assert_eq!(outcome["result"], "skipped", "{outcome}");
+    assert!(
+        outcome["detail"]
+            .as_str()
+            .unwrap_or("")
+            .contains("changed since the plan"),
+        "{outcome}"
+    );
+    // Not clobbered: the label and the finalizer are both still there.
     let now = c
         .server
-        .list_objects(&api_version(&o["kind"]), kind)
-        .into_iter()
-        .find(|x| {
-            x["metadata"]["name"] == o["name"] && x["metadata"]["namespace"] == o["namespace"]
-        });
-    if let Some(now) = now {
-        assert_eq!(now["metadata"]["labels"]["changed-by"], "someone-else");
-    }
-    assert!(v["outcome"].is_object());
+        .get_object(
+            "actions.github.com/v1alpha1",
+            "AutoscalingRunnerSet",
+            Some("arc-runners"),
+            "arc-runner-set",
+        )
+        .expect("ARS still there");
+    assert_eq!(now["metadata"]["labels"]["changed-by"], "someone-else");
+    assert_eq!(
+        now["metadata"]["finalizers"][0],
+        "autoscalingrunnerset.actions.github.com/finalizer"
+    );
+    assert_eq!(code, 1, "skipped steps make the run exit 1");
+    // The next run re-plans from the new state and finishes.
+    let (code, v2, err) = orphans_json(
+        &c,
+        &[
+            "--fix",
+            "--yes",
+            "--include-confirm",
+            "--backup-dir",
+            &backup,
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        v2["outcome"]["steps"]
+            .as_array()
+            .expect("steps")
+            .iter()
+            .all(|s| s["result"] == "done")
+    );
+}
+
+#[test]
+fn a_failed_step_skips_its_dependents_but_not_independent_steps() {
+    let c = TestCluster::scenario("S17");
+    // Every DELETE of the orphaned runner pod fails with a 500 (retried, then reported).
+    c.server.add_fault(fake_apiserver::Fault {
+        method: Some("DELETE".into()),
+        path_regex: "/pods/arc-runner-set-x7k2p-runner-9vbnm$".into(),
+        query_contains: None,
+        action: fake_apiserver::FaultAction::Status {
+            code: 500,
+            reason: "InternalError".into(),
+            message: "boom".into(),
+            retry_after_seconds: None,
+        },
+        times: None,
+    });
+    let backup = c.dir.path().join("b").display().to_string();
+    let (code, v, _) = orphans_json(
+        &c,
+        &[
+            "--fix",
+            "--yes",
+            "--include-confirm",
+            "--backup-dir",
+            &backup,
+        ],
+    );
+    assert_eq!(code, 1);
+    let result = |kind: &str, name: &str| -> String {
+        let step = v["actions"]
+            .as_array()
+            .expect("actions")
+            .iter()
+            .find(|a| a["object"]["kind"] == kind && a["object"]["name"] == name)
+            .expect("planned")["step"]
+            .clone();
+        v["outcome"]["steps"]
+            .as_array()
+            .expect("steps")
+            .iter()
+            .find(|s| s["step"] == step)
+            .expect("outcome")["result"]
+            .as_str()
+            .unwrap_or("")
+            .to_owned()
+    };
+    assert_eq!(result("Pod", "arc-runner-set-x7k2p-runner-9vbnm"), "failed");
+    // The JIT secret is mounted by that pod: it waits for it, so it is skipped.
+    assert_eq!(
+        result("Secret", "arc-runner-set-x7k2p-runner-9vbnm"),
+        "skipped"
+    );
+    // Independent steps still ran.
+    assert_eq!(result("Role", "arc-runner-set-754b578d-listener"), "done");
+    assert_eq!(result("Pod", "arc-runner-set-754b578d-listener"), "done");
 }
 
 #[test]

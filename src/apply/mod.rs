@@ -227,7 +227,8 @@ async fn run_step(
     // resourceVersion moved (garbage collector, other finalizers): the verdict rests on the
     // controllers, and the JSON patch still tests the exact finalizer at its index.
     let replanned = matches!(a.op, Op::StripFinalizer { .. })
-        && current.pointer("/metadata/deletionTimestamp").is_some();
+        && current.pointer("/metadata/deletionTimestamp").is_some()
+        && only_collector_changes(a, &current);
     if !expected.1.is_empty() && expected.1 != rv && !replanned && !already_applied(a, &current) {
         return skipped(
             a.step,
@@ -343,6 +344,35 @@ fn describe_error(e: &ApiError) -> String {
         }
         other => other.to_string(),
     }
+}
+
+/// Did only the garbage collector / API server move the object on since the plan (deletion set,
+/// other finalizers removed, our own earlier steps) — labels and annotations as planned and no
+/// finalizer added?
+fn only_collector_changes(a: &Action, current: &Value) -> bool {
+    if a.seen.is_null() {
+        return false;
+    }
+    let map = |p: &str| current.pointer(p).cloned().unwrap_or_else(|| json!({}));
+    let strs = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_owned)
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let planned = strs(&a.seen["finalizers"]);
+    let now = strs(
+        current
+            .pointer("/metadata/finalizers")
+            .unwrap_or(&Value::Null),
+    );
+    map("/metadata/labels") == a.seen["labels"]
+        && map("/metadata/annotations") == a.seen["annotations"]
+        && now.iter().all(|f| planned.contains(f))
 }
 
 /// Is the object already as the step wants it (a re-run after Ctrl-C, or our own earlier step)?

@@ -241,22 +241,20 @@ pub fn start_plan(ctx: &Ctx, findings: &[Finding], ns: &str) -> Plan {
         if let Some(o) = coll.get(None, &r.name).found()
             && ctx.snap.runners.in_namespace(ns).next().is_some()
         {
-            hooks.push(
-                b.add(
-                    Phase::Webhooks,
-                    o,
-                    Op::Delete {
-                        grace_period_zero: false,
-                    },
-                    Fix::Auto,
-                    &[],
-                    vec![
+            hooks.push(b.add(
+                Phase::Webhooks,
+                o,
+                Op::Delete {
+                    grace_period_zero: false,
+                },
+                Fix::Auto,
+                &[],
+                vec![
                         "its Service is gone: every Runner write fails while it is registered"
                             .to_owned(),
                     ],
-                    &[],
-                ),
-            );
+                &[],
+            ));
         }
     }
     for ars in ctx.snap.autoscaling_runner_sets.in_namespace(ns) {

@@ -137,6 +137,10 @@ pub struct Action {
     pub after: Vec<usize>,
     #[serde(skip)]
     pub phase: Phase,
+    /// Labels, annotations and finalizers as the plan saw them (to tell a garbage collector's
+    /// change from someone else's when the object moved on before its step).
+    #[serde(skip)]
+    pub seen: serde_json::Value,
 }
 
 /// Something a finding names that the plan will not change, and why.
@@ -276,7 +280,7 @@ impl<'c, 'a> Builder<'c, 'a> {
         after: &[Id],
     ) -> Id {
         let r = obj.meta.obj_ref();
-        self.add_ref(
+        let id = self.add_ref(
             phase,
             r,
             (&obj.meta.uid, &obj.meta.resource_version),
@@ -285,7 +289,13 @@ impl<'c, 'a> Builder<'c, 'a> {
             extra_codes,
             why,
             after,
-        )
+        );
+        self.actions[id.0].seen = serde_json::json!({
+            "labels": obj.meta.labels,
+            "annotations": obj.meta.annotations,
+            "finalizers": obj.meta.finalizers,
+        });
+        id
     }
 
     #[allow(clippy::too_many_arguments)]
@@ -346,6 +356,7 @@ impl<'c, 'a> Builder<'c, 'a> {
             why,
             after: after.iter().map(|p| p.0).collect(),
             phase,
+            seen: serde_json::Value::Null,
         });
         self.index.insert((r.clone(), op), id);
         self.untouched.remove(&r);

@@ -1154,6 +1154,7 @@ fn orphans(b: &mut Builder) {
                                 .filter(|(p, _)| p.namespace == t.namespace)
                                 .map(|(_, i)| *i),
                         )
+                        .chain(pod_deletes_using(b, o))
                         .collect()
                 } else {
                     gate.clone()
@@ -1213,6 +1214,30 @@ fn orphans(b: &mut Builder) {
             );
         }
     }
+}
+
+/// Planned deletions of pods that mount Secret `s` (or are named like it, as a runner pod and its
+/// JIT secret are): the Secret goes after them.
+fn pod_deletes_using(b: &Builder, s: &Object) -> Vec<Id> {
+    let ns = s.meta.ns();
+    let pods: Vec<ObjectRef> = b
+        .ctx
+        .snap
+        .pods
+        .in_namespace(ns)
+        .filter(|p| {
+            p.meta.name == s.meta.name
+                || p.array("/spec/volumes").iter().any(|v| {
+                    v.pointer("/secret/secretName").and_then(|n| n.as_str())
+                        == Some(s.meta.name.as_str())
+                })
+        })
+        .map(|p| p.meta.obj_ref())
+        .collect();
+    pods.iter()
+        .flat_map(|p| b.actions_on(p))
+        .filter(|id| matches!(b.actions[id.0].op, Op::Delete { .. }))
+        .collect()
 }
 
 fn orphan_why(code: &str, o: &Object) -> String {
