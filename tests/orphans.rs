@@ -675,3 +675,68 @@ fn backups_restore_with_the_real_kubectl_into_a_fresh_server() {
     );
     assert!(!fresh.server.list_objects("v1", "Secret").is_empty());
 }
+
+#[path = "support/stranded.rs"]
+mod stranded;
+
+#[test]
+fn a_thousand_stranded_runners_are_fixed_with_requests_linear_in_the_objects_changed() {
+    let c = TestCluster::from_builder(stranded::server(&scenarios_dir(), 100, 1_000));
+    let backup = c.dir.path().join("b").display().to_string();
+    let (_, plan, err) = orphans_json(&c, &[]);
+    let planned = plan["actions"].as_array().expect("actions");
+    // Per runner: strip the registration finalizer, delete pod and JIT secret, strip the runner
+    // finalizer.
+    assert_eq!(planned.len(), 4_000, "{err}");
+    c.server.clear_requests();
+    let (code, v, err) = orphans_json(
+        &c,
+        &[
+            "--fix",
+            "--yes",
+            "--include-confirm",
+            "--backup-dir",
+            &backup,
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        v["outcome"]["steps"]
+            .as_array()
+            .expect("steps")
+            .iter()
+            .all(|s| s["result"] == "done")
+    );
+    let objects_changed = 3_000;
+    let reqs = c.server.requests();
+    let collection = reqs
+        .iter()
+        .filter(|r| r.method == "GET" && r.query.contains("limit="))
+        .count();
+    let per_object = reqs.len() - collection;
+    eprintln!(
+        "orphans --fix, 1000 runners / 100 namespaces: {} requests ({} object reads/writes, {} list pages)",
+        reqs.len(),
+        per_object,
+        collection
+    );
+    assert!(
+        per_object <= 4 * objects_changed,
+        "{per_object} requests for {objects_changed} objects"
+    );
+    // Listing does not grow with objects beyond pagination (two collections: plan and settle).
+    assert!(collection < 200, "{collection} list requests");
+    assert!(
+        c.server
+            .list_objects("actions.github.com/v1alpha1", "EphemeralRunner")
+            .is_empty()
+    );
+    let left = v["outcome"]["githubLeftovers"]
+        .as_array()
+        .expect("leftovers");
+    assert_eq!(
+        left.len(),
+        1_000,
+        "every deregistration left behind is listed"
+    );
+}

@@ -78,10 +78,13 @@ pub async fn run(cluster: &Cluster, plan: &Plan, o: &Options) -> Vec<Outcome> {
     let backups: Backups = Mutex::new(HashMap::new());
     let mut remaining: Vec<&Action> = plan.actions.iter().collect();
     while !remaining.is_empty() {
-        // The next wave: steps whose prerequisites all have an outcome.
+        // The next wave: steps of the earliest phase still open (phases are barriers: a shared
+        // scale-set ID is gone before anything of that scale set is touched, webhooks before
+        // Runners, …) whose prerequisites all have an outcome.
+        let phase = remaining.iter().map(|a| a.phase).min().expect("not empty");
         let (ready, later): (Vec<&Action>, Vec<&Action>) = remaining
             .into_iter()
-            .partition(|a| a.after.iter().all(|p| outcomes.contains_key(p)));
+            .partition(|a| a.phase == phase && a.after.iter().all(|p| outcomes.contains_key(p)));
         if ready.is_empty() {
             for a in later {
                 outcomes.insert(a.step, skipped(a.step, "prerequisite cycle".to_owned()));

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::orphans::{backup_dir, collect, confirm, print};
+use super::orphans::{backup_dir, collect_in, confirm, print};
 use crate::apply::{self, Outcome, Result_};
 use crate::checks;
 use crate::cli::{DrainArgs, DryRun, GlobalArgs, Output};
@@ -114,7 +114,7 @@ struct Drain<'a> {
 
 impl Drain<'_> {
     async fn snapshot(&self) -> Snapshot {
-        collect(self.cluster, self.g, &self.args.mutate).await
+        collect_in(self.cluster, self.g, &self.args.mutate, Some(&self.ns)).await
     }
 
     fn say(&self, line: &str) {
@@ -131,6 +131,25 @@ impl Drain<'_> {
         let ctx = Ctx::new(&snap);
         let role = Role::of(&ctx, &self.ns);
         self.report.role = Some(role.clone());
+        if !snap.autoscaling_runner_sets.scope.covers(Some(&self.ns)) {
+            self.report.preflight.push(Check {
+                ok: false,
+                code: "ARC-NOT-CHECKED".to_owned(),
+                message: format!(
+                    "cannot list ARC objects in {}: {}",
+                    self.ns,
+                    snap.gaps
+                        .iter()
+                        .find(|g| g.kind.as_deref() == Some("AutoscalingRunnerSet"))
+                        .map(|g| g.reason.clone())
+                        .unwrap_or_else(|| "not readable".to_owned())
+                ),
+                objects: Vec::new(),
+            });
+            self.report.result =
+                "refused: not enough access to drain safely; nothing was changed".to_owned();
+            return Ok(EXIT_FINDINGS);
+        }
         if role.is_empty() {
             if !role.exists {
                 return Err(Failure::Usage(format!(

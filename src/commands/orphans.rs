@@ -96,9 +96,21 @@ fn mode(args: &OrphansArgs) -> &'static str {
 }
 
 pub(crate) async fn collect(cluster: &Cluster, g: &GlobalArgs, m: &MutateArgs) -> Snapshot {
-    let fallback = match &g.namespace {
-        Some(ns) => vec![ns.clone()],
-        None => vec![cluster.context_namespace().to_owned()],
+    collect_in(cluster, g, m, None).await
+}
+
+/// Collect; `target` is the namespace to fall back to when cluster-wide listing is refused
+/// (drain's namespace), else `-n` or the context namespace.
+pub(crate) async fn collect_in(
+    cluster: &Cluster,
+    g: &GlobalArgs,
+    m: &MutateArgs,
+    target: Option<&str>,
+) -> Snapshot {
+    let fallback = match (target, &g.namespace) {
+        (Some(ns), _) => vec![ns.to_owned()],
+        (None, Some(ns)) => vec![ns.clone()],
+        (None, None) => vec![cluster.context_namespace().to_owned()],
     };
     let options = CollectOptions {
         fallback_namespaces: fallback,

@@ -65,7 +65,9 @@ pub fn apply_all(b: &mut Builder) {
 fn stranded(b: &mut Builder, obj: &Object, verdict: Option<Verdict>) -> Result<Vec<String>, ()> {
     let r = obj.meta.obj_ref();
     if let Some(ns) = &b.scope.force_namespace
-        && obj.meta.ns() == ns
+        && (obj.meta.ns() == ns
+            || (obj.meta.kind == "AutoscalingListener"
+                && model::listener_target(obj).is_some_and(|(r, _)| r == ns)))
     {
         return Ok(vec![format!(
             "--force: you state that no controller can finish namespace {ns}"
