@@ -1,4 +1,4 @@
-//! `cargo run --example demo [-- <scenario> [doctor flags…]]`
+//! `cargo run --example demo [-- <scenario> [doctor|orphans|drain …] [flags…]]`
 //!
 //! Starts the project's fake Kubernetes API server loaded with a built-in broken cluster
 //! (default: S1, "controller moved to a new namespace, old namespace deleted"; any directory name
@@ -46,8 +46,12 @@ fn main() -> ExitCode {
         server.url(),
         kubeconfig.display()
     );
-    eprintln!("demo: $ kubectl arc doctor {}", args.join(" "));
-    let mut argv: Vec<OsString> = vec!["kubectl-arc".into(), "doctor".into()];
+    let command = match args.first().map(String::as_str) {
+        Some("doctor" | "orphans" | "drain") => args.remove(0),
+        _ => "doctor".to_owned(),
+    };
+    eprintln!("demo: $ kubectl arc {command} {}", args.join(" "));
+    let mut argv: Vec<OsString> = vec!["kubectl-arc".into(), command.into()];
     argv.extend(args.into_iter().map(OsString::from));
     argv.push("--kubeconfig".into());
     argv.push(kubeconfig.into_os_string());

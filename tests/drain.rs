@@ -380,3 +380,44 @@ fn a_namespace_only_user_is_refused_with_what_could_not_be_checked() {
     );
     assert!(writes(&c).is_empty());
 }
+
+#[test]
+fn the_seed_incident_is_recovered_when_the_old_namespace_is_already_gone() {
+    // S12: arc-systems was forced through /finalize; its stale listener is stranded in storage.
+    let c = TestCluster::scenario("S12");
+    let (code, _, _) = drain(&c, &["arc-systems", "--yes"]);
+    assert_eq!(
+        code, 1,
+        "without --force the stranded listener refuses the drain"
+    );
+    assert!(writes(&c).is_empty());
+    let (code, v, err) = drain(&c, &["arc-systems", "--force", "--yes"]);
+    assert_eq!(code, 0, "{err}\n{v}");
+    assert!(
+        c.server
+            .get_object(
+                GHA,
+                "AutoscalingListener",
+                Some("arc-systems"),
+                "arc-runner-set-85f786b5-listener"
+            )
+            .is_none()
+    );
+    // The namespace was recreated only for the repair and is gone again.
+    assert!(
+        c.server
+            .get_object("v1", "Namespace", None, "arc-systems")
+            .is_none()
+    );
+    let w = writes(&c);
+    assert!(
+        w.iter()
+            .any(|r| r.method == "POST" && r.path == "/api/v1/namespaces"),
+        "{w:?}"
+    );
+    assert!(
+        w.iter()
+            .any(|r| r.method == "DELETE" && r.path == "/api/v1/namespaces/arc-systems"),
+        "{w:?}"
+    );
+}

@@ -171,6 +171,22 @@ impl Drain<'_> {
             }
         }
         if role.controller {
+            if self.args.force && !self.report.dry_run {
+                // The old controller namespace of the seed incident: finish its stranded
+                // listeners (recreating the namespace if it is gone) before judging it.
+                let m = &self.args.mutate;
+                if !m.yes && m.dry_run.is_none() && !role.runner {
+                    confirm(1)?;
+                }
+                let opts = apply::Options {
+                    include_confirm: true,
+                    server_dry_run: m.dry_run == Some(DryRun::Server),
+                    backup_dir: backup_dir(self.g, m, self.cluster),
+                    concurrency: m.concurrency as usize,
+                    verbose: self.g.verbose,
+                };
+                self.force(&opts).await;
+            }
             let snap = self.snapshot().await;
             return Ok(self.controller(&snap));
         }
@@ -449,7 +465,14 @@ impl Drain<'_> {
             .into_iter()
             .map(|(object, what)| Leftover { object, what })
             .collect();
-        if self.report.leftovers.is_empty() {
+        if self.report.leftovers.is_empty() && self.report.uninstall_removes.is_empty() {
+            self.report.uninstall_leaves.clear();
+            self.report.result = format!(
+                "no controller runs in {} and no ARC object is left in it: nothing more to drain",
+                self.ns
+            );
+            EXIT_OK
+        } else if self.report.leftovers.is_empty() {
             self.report.result = format!(
                 "controller namespace {} serves nothing any more: safe to `helm uninstall` the \
                  controller release, then delete the namespace",
