@@ -5,6 +5,7 @@
 mod common;
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use common::{TestCluster, scenarios_dir, stderr};
 use serde_json::Value;
@@ -739,4 +740,65 @@ fn a_thousand_stranded_runners_are_fixed_with_requests_linear_in_the_objects_cha
         1_000,
         "every deregistration left behind is listed"
     );
+}
+
+#[test]
+fn an_interrupted_fix_is_continued_by_the_next_run() {
+    let c = TestCluster::scenario("S3");
+    // Slow every write down so the run can be killed between steps.
+    c.server.add_fault(fake_apiserver::Fault {
+        method: Some("PATCH".into()),
+        path_regex: ".".into(),
+        query_contains: None,
+        action: fake_apiserver::FaultAction::Latency(Duration::from_millis(300)),
+        times: None,
+    });
+    let backup = c.dir.path().join("b").display().to_string();
+    let mut cmd = std::process::Command::new(common::BIN);
+    cmd.args([
+        "orphans",
+        "--fix",
+        "--yes",
+        "--include-confirm",
+        "-o",
+        "json",
+        "--backup-dir",
+        &backup,
+        "--kubeconfig",
+    ])
+    .arg(&c.kubeconfig)
+    .stdout(std::process::Stdio::null())
+    .stderr(std::process::Stdio::null());
+    common::isolate(&mut cmd, c.dir.path());
+    let mut child = cmd.spawn().expect("spawn");
+    let start = std::time::Instant::now();
+    while writes(&c).len() < 3 && start.elapsed() < Duration::from_secs(60) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    child.kill().expect("interrupt");
+    let _ = child.wait();
+    let done_before = writes(&c).len();
+    assert!(
+        done_before >= 3,
+        "the first run made progress before it was stopped"
+    );
+    c.server.clear_faults();
+    let (code, v, err) = orphans_json(
+        &c,
+        &[
+            "--fix",
+            "--yes",
+            "--include-confirm",
+            "--backup-dir",
+            &backup,
+        ],
+    );
+    assert_eq!(code, 0, "{err}\n{}", v["outcome"]);
+    assert!(
+        c.server
+            .list_objects("actions.github.com/v1alpha1", "AutoscalingRunnerSet")
+            .is_empty()
+    );
+    // The second run planned only what was left.
+    assert!(v["actions"].as_array().expect("actions").len() < 19);
 }

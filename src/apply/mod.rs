@@ -481,3 +481,86 @@ pub fn restorable(kind: &str, v: &Value) -> Value {
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::Phase;
+    use crate::snapshot::ObjectRef;
+
+    fn action(op: Op, seen: Value) -> Action {
+        Action {
+            step: 1,
+            op,
+            object: ObjectRef::namespaced("AutoscalingListener", "ns", "l"),
+            uid: "u".into(),
+            resource_version: "1".into(),
+            tag: Fix::Auto,
+            codes: vec![],
+            why: vec![],
+            after: vec![],
+            phase: Phase::Listeners,
+            seen,
+        }
+    }
+
+    #[test]
+    fn backups_drop_server_set_fields_and_keep_finalizers() {
+        let v = json!({"apiVersion": "meta.k8s.io/v1", "kind": "PartialObjectMetadata",
+            "metadata": {"name": "s", "namespace": "n", "uid": "u", "resourceVersion": "9",
+                "creationTimestamp": "t", "deletionTimestamp": "t", "managedFields": [],
+                "ownerReferences": [{"uid": "x"}], "finalizers": ["f"], "labels": {"a": "b"}},
+            "status": {"x": 1}});
+        let r = restorable("Secret", &v);
+        assert_eq!(r["kind"], "Secret");
+        assert_eq!(r["apiVersion"], "v1");
+        assert_eq!(r["metadata"]["finalizers"][0], "f");
+        assert_eq!(r["metadata"]["labels"]["a"], "b");
+        for k in [
+            "uid",
+            "resourceVersion",
+            "creationTimestamp",
+            "deletionTimestamp",
+            "managedFields",
+            "ownerReferences",
+        ] {
+            assert!(r["metadata"].get(k).is_none(), "{k}");
+        }
+        assert!(r.get("status").is_none());
+    }
+
+    #[test]
+    fn a_strip_is_already_applied_when_the_finalizer_is_gone() {
+        let a = action(
+            Op::StripFinalizer {
+                finalizer: "f".into(),
+            },
+            Value::Null,
+        );
+        assert!(already_applied(
+            &a,
+            &json!({"metadata": {"finalizers": ["g"]}})
+        ));
+        assert!(!already_applied(
+            &a,
+            &json!({"metadata": {"finalizers": ["g", "f"]}})
+        ));
+    }
+
+    #[test]
+    fn only_garbage_collector_changes_allow_a_re_planned_strip() {
+        let seen = json!({"labels": {"a": "b"}, "annotations": {}, "finalizers": ["f", "g"]});
+        let a = action(
+            Op::StripFinalizer {
+                finalizer: "f".into(),
+            },
+            seen,
+        );
+        let gc = json!({"metadata": {"labels": {"a": "b"}, "finalizers": ["f"], "deletionTimestamp": "t"}});
+        assert!(only_collector_changes(&a, &gc));
+        let relabelled = json!({"metadata": {"labels": {"a": "c"}, "finalizers": ["f"]}});
+        assert!(!only_collector_changes(&a, &relabelled));
+        let new_finalizer = json!({"metadata": {"labels": {"a": "b"}, "finalizers": ["f", "h"]}});
+        assert!(!only_collector_changes(&a, &new_finalizer));
+    }
+}
