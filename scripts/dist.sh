@@ -9,7 +9,7 @@
 #   --target TRIPLE  Rust target to build and package (default: the host's, from `rustc -vV`).
 #   --bin PATH       Package this already-built binary instead of running `cargo build --release`
 #                    (its target is still taken from --target, default the host's).
-#   --out DIR        Where to write the archive and its .sha256 (default: dist).
+#   --out DIR        Where to write the archive and its .sha256 (default: dist/ in the repo).
 # Prints the archive's path as the last line of stdout.
 #
 # Runs with bash 3.2 (macOS) and Git Bash (Windows); needs tar, and zip, 7z or python3 for .zip.
@@ -20,7 +20,7 @@ die() { echo "dist: $*" >&2; exit 2; }
 root="$(cd "$(dirname "$0")/.." && pwd)"
 target=""
 bin=""
-out="dist"
+out="$root/dist"
 while [ $# -gt 0 ]; do
   case "$1" in
     --target) [ $# -ge 2 ] || die "--target needs a value"; target="$2"; shift 2 ;;
