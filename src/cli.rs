@@ -10,7 +10,7 @@ use crate::findings::Severity;
 #[derive(Debug, Parser)]
 #[command(
     name = "kubectl-arc",
-    version,
+    version = crate::commands::version::VERSION_LINE,
     about = "Diagnose and safely repair GitHub Actions Runner Controller (ARC) on Kubernetes",
     long_about = None,
     propagate_version = true,

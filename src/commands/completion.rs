@@ -1,10 +1,48 @@
-//! `kubectl arc completion` (not built yet).
+//! `kubectl arc completion`: print the `kubectl_complete-arc` helper.
+//!
+//! kubectl (1.26 or newer) completes the arguments of a plugin by running the executable
+//! `kubectl_complete-<plugin>` found on `PATH`. The release archives ship that helper, but krew
+//! links only the plugin binary into `PATH` (kubernetes-sigs/krew#812), so this command prints it
+//! for the user to save there. The text is the same file that goes into the archives
+//! (`scripts/kubectl_complete-arc`, or the `.cmd` variant on Windows).
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use crate::cli::{CompletionArgs, GlobalArgs};
 use crate::error::Failure;
 
+/// The POSIX shell helper shipped in the Linux and macOS archives.
+pub const HELPER_SH: &str = include_str!("../../scripts/kubectl_complete-arc");
+/// The Windows helper shipped in the Windows archive.
+pub const HELPER_CMD: &str = include_str!("../../scripts/kubectl_complete-arc.cmd");
+
+/// The helper for the platform this binary runs on.
+pub fn helper() -> &'static str {
+    if cfg!(windows) { HELPER_CMD } else { HELPER_SH }
+}
+
 pub fn run(_g: &GlobalArgs, _args: &CompletionArgs) -> Result<ExitCode, Failure> {
-    Err(Failure::Usage("`completion` is not implemented yet".into()))
+    let mut out = std::io::stdout().lock();
+    match out
+        .write_all(helper().as_bytes())
+        .and_then(|()| out.flush())
+    {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
+        Err(e) => Err(Failure::cannot_run(format!("cannot write to stdout: {e}"))),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn helpers_call_the_hidden_completion_command_with_every_word() {
+        assert!(HELPER_SH.starts_with("#!/bin/sh\n"));
+        assert!(HELPER_SH.contains("\nexec kubectl-arc __complete -- \"$@\"\n"));
+        assert!(HELPER_CMD.contains("kubectl-arc.exe __complete -- %*"));
+        assert!(HELPER_CMD.contains("\r\n"), "cmd.exe scripts use CRLF");
+    }
 }
