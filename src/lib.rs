@@ -10,6 +10,7 @@ pub mod codes;
 pub mod commands;
 pub mod error;
 pub mod findings;
+pub mod incidents;
 pub mod logscan;
 pub mod model;
 pub mod rbac;

@@ -222,7 +222,24 @@ fn gap(what: String, kind: &str, namespace: Option<&str>, e: &ApiError) -> Gap {
         what,
         kind: Some(kind.to_owned()),
         namespace: namespace.map(str::to_owned),
-        reason: e.to_string(),
+        reason: reason(e),
+    }
+}
+
+/// A gap's reason: the API server's words, with the status code when they do not name it, so
+/// the not-checked report can tell 403 from 404 from 5xx (`checks::not_checked::cause`).
+fn reason(e: &ApiError) -> String {
+    let text = e.to_string();
+    let (code, word) = match e {
+        ApiError::Forbidden(_) => (403, "forbidden"),
+        ApiError::NotFound(_) => (404, "not found"),
+        ApiError::Unauthorized(_) => (401, "unauthorized"),
+        _ => return text,
+    };
+    if text.to_ascii_lowercase().contains(word) {
+        text
+    } else {
+        format!("{text} (HTTP {code})")
     }
 }
 
@@ -608,7 +625,7 @@ async fn read_logs(
                 what: format!("pods/log {namespace}/{pod} [{container}]"),
                 kind: Some("Pod".to_owned()),
                 namespace: Some(namespace),
-                reason: e.to_string(),
+                reason: reason(&e),
             }),
         }
     }
