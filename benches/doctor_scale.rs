@@ -179,8 +179,14 @@ fn arc_cluster(n: usize) -> (TestCluster, usize) {
                     .replace("arc-runners", &ns)
                     .replace(LISTENER, &listener)
                     .replace("00000000-0000-0000-0000-", &uid_prefix)
-                    .replace(r#""runner-scale-set-id":"42""#, &format!(r#""runner-scale-set-id":"{id}""#))
-                    .replace(r#""runnerScaleSetId":42"#, &format!(r#""runnerScaleSetId":{id}"#));
+                    .replace(
+                        r#""runner-scale-set-id":"42""#,
+                        &format!(r#""runner-scale-set-id":"{id}""#),
+                    )
+                    .replace(
+                        r#""runnerScaleSetId":42"#,
+                        &format!(r#""runnerScaleSetId":{id}"#),
+                    );
                 let mut d: Value = serde_json::from_str(&t).expect("valid JSON");
                 if d["kind"] == "EphemeralRunnerSet" {
                     d["spec"]["replicas"] = json!(3);

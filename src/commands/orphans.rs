@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use crate::cli::{GlobalArgs, OrphansArgs};
+use crate::cli::{OrphansArgs, GlobalArgs};
 use crate::error::Failure;
 
 pub async fn run(_g: &GlobalArgs, _args: &OrphansArgs) -> Result<ExitCode, Failure> {

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use crate::cli::{GlobalArgs, VersionArgs};
+use crate::cli::{VersionArgs, GlobalArgs};
 use crate::error::Failure;
 
 pub async fn run(_g: &GlobalArgs, _args: &VersionArgs) -> Result<ExitCode, Failure> {
