@@ -927,3 +927,136 @@ fn remedy(fs: &[&Finding]) -> Vec<String> {
     actions.extend(warnings);
     actions
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::testing;
+
+    fn incidents_of(id: &str) -> (Vec<Finding>, Vec<Incident>) {
+        let snap = testing::scenario(id);
+        let findings = crate::checks::run(&snap);
+        let ids = finding_ids(&findings);
+        let incidents = build(&findings, &ids, &snap, &Model::build(&snap));
+        (findings, incidents)
+    }
+
+    #[test]
+    fn the_seed_incident_is_one_with_its_cause_in_the_headline() {
+        let (findings, incidents) = incidents_of("S1");
+        assert_eq!(findings.len(), 6);
+        assert_eq!(incidents.len(), 1);
+        let inc = &incidents[0];
+        assert_eq!(
+            inc.headline,
+            "The ARC controller moved from arc-systems to arc-controller; arc-systems is stuck \
+             Terminating on a listener the new controller cannot clean up"
+        );
+        assert_eq!(inc.cause, "controller-moved:arc-systems>arc-controller");
+        assert_eq!(inc.severity, Severity::Critical);
+        assert_eq!(inc.members.len(), 6);
+        // The cause first, the namespace that waits on everything last.
+        assert_eq!(
+            findings[inc.members[0]].code,
+            "ARC-MANAGER-BINDING-MISMATCH"
+        );
+        assert_eq!(
+            findings[*inc.members.last().expect("one")].code,
+            "ARC-NS-TERMINATING"
+        );
+        assert!(inc.remedy[0].contains("helm upgrade arc-runner-set"));
+        assert!(
+            inc.remedy
+                .last()
+                .expect("steps")
+                .starts_with("Never force the namespace")
+        );
+        assert!(inc.remedy.len() <= 5, "{:#?}", inc.remedy);
+    }
+
+    #[test]
+    fn unrelated_problems_stay_apart_and_leftovers_of_one_scale_set_go_together() {
+        let (_, s15) = incidents_of("S15");
+        let heads: Vec<&str> = s15.iter().map(|i| i.headline.as_str()).collect();
+        assert!(
+            heads
+                .iter()
+                .any(|h| h.contains("team-a/team-a-large is Outdated")),
+            "{heads:?}"
+        );
+        assert!(s15.len() >= 2, "{heads:?}");
+        let (findings, s17) = incidents_of("S17");
+        let gpu = s17
+            .iter()
+            .find(|i| i.cause == "scale-set-gone:arc-runners/arc-runner-set-gpu")
+            .expect("gpu leftovers");
+        assert_eq!(gpu.members.len(), 5);
+        assert!(
+            gpu.members
+                .iter()
+                .all(|&m| findings[m].code.contains("ORPHAN-CHART-RBAC")
+                    || findings[m].code == "ARC-HELM-RELEASE-ORPHAN")
+        );
+    }
+
+    #[test]
+    fn a_broken_or_missing_controller_is_the_cause() {
+        let (_, s16) = incidents_of("S16");
+        assert_eq!(s16.len(), 1);
+        assert!(
+            s16[0].cause.starts_with("controller-broken:arc-systems/"),
+            "{}",
+            s16[0].cause
+        );
+        let (_, s3) = incidents_of("S3");
+        assert_eq!(s3.len(), 1);
+        assert_eq!(s3[0].cause, "controller-gone:arc-runners");
+        let (_, s14) = incidents_of("S14");
+        assert_eq!(s14.len(), 1);
+        assert!(
+            s14[0]
+                .headline
+                .starts_with("Namespace actions-runner-system was deleted")
+        );
+        // Webhooks that reject finalizer patches go first.
+        assert!(s14[0].remedy[0].contains("webhook"), "{:#?}", s14[0].remedy);
+    }
+
+    #[test]
+    fn repeated_steps_are_given_once() {
+        let (findings, s5) = incidents_of("S5");
+        assert_eq!(s5.len(), 1);
+        assert_eq!(findings.len(), 3);
+        assert_eq!(s5[0].remedy.len(), 1, "{:#?}", s5[0].remedy);
+    }
+
+    #[test]
+    fn gaps_form_their_own_incident_and_ids_are_unique() {
+        let snap = crate::snapshot::Snapshot {
+            gaps: vec![Gap {
+                what: "pods/log arc-systems/x [manager]".into(),
+                kind: Some("Pod".into()),
+                namespace: Some("arc-systems".into()),
+                reason: "Internal error occurred: injected fault (HTTP 500)".into(),
+            }],
+            ..testing::scenario("S1")
+        };
+        let findings = crate::checks::run(&snap);
+        let ids = finding_ids(&findings);
+        assert_eq!(ids.iter().collect::<BTreeSet<_>>().len(), ids.len());
+        let incidents = build(&findings, &ids, &snap, &Model::build(&snap));
+        assert_eq!(incidents.len(), 2);
+        let cov = incidents.last().expect("two");
+        assert!(cov.is_coverage());
+        assert_eq!(cov.remedy.len(), 1);
+        assert!(
+            cov.remedy[0].contains("kubelet is unreachable"),
+            "{:?}",
+            cov.remedy
+        );
+        let mut dup = findings.clone();
+        dup.push(findings[0].clone());
+        let ids = finding_ids(&dup);
+        assert_eq!(ids.last(), Some(&format!("{}-2", ids[0])));
+    }
+}

@@ -308,7 +308,18 @@ pub fn to_table(r: &Report, o: TableOptions) -> String {
     let p = Paint { on: o.color };
     let width = o.width;
     let mut out: Vec<String> = Vec::new();
-    if r.controllers.is_empty() {
+    let deployments_hidden = r
+        .not_checked
+        .iter()
+        .any(|g| g.kind.as_deref() == Some("Deployment"));
+    if r.controllers.is_empty() && deployments_hidden {
+        out.extend(wrap(
+            "ARC controllers: none visible (Deployments could not be listed everywhere)",
+            width,
+            "",
+            "  ",
+        ));
+    } else if r.controllers.is_empty() {
         out.push(p.bold("ARC controllers: none found"));
     } else {
         out.push(p.bold("ARC controllers"));
@@ -348,7 +359,11 @@ pub fn to_table(r: &Report, o: TableOptions) -> String {
     out.push(String::new());
     let problems: Vec<&Incident> = r.incidents.iter().filter(|i| !i.is_coverage()).collect();
     if problems.is_empty() {
-        out.push(p.bold("No problems found."));
+        out.push(p.bold(if r.not_checked.is_empty() {
+            "No problems found."
+        } else {
+            "No problems found in what could be checked."
+        }));
         out.push(String::new());
     }
     for inc in &problems {

@@ -265,7 +265,10 @@ pub fn advice(gaps: &[&Gap]) -> Vec<String> {
                         e.push(resource.to_owned());
                     }
                 }
-                let asks: Vec<String> = by_scope
+                // Cluster-wide listings first: they are what a namespace user lacks.
+                let mut groups: Vec<(&(String, String), &Vec<String>)> = by_scope.iter().collect();
+                groups.sort_by_key(|((verb, scope), _)| (scope != "-A", scope.is_empty(), verb.clone()));
+                let asks: Vec<String> = groups
                     .iter()
                     .map(|((verb, scope), rs)| {
                         if let [one] = rs.as_slice() {
@@ -279,10 +282,15 @@ pub fn advice(gaps: &[&Gap]) -> Vec<String> {
                         }
                     })
                     .collect();
-                let ((verb, scope), rs) = by_scope.iter().next().expect("one gap at least");
+                // The cluster-wide listing is the one worth asking about first.
+                let ((verb, scope), rs) = by_scope
+                    .iter()
+                    .find(|((_, scope), _)| scope == "-A")
+                    .or_else(|| by_scope.iter().next())
+                    .expect("one gap at least");
                 let check = format!("kubectl auth can-i {verb} {} {scope}", rs[0]);
                 format!(
-                    "Access denied (403): ask for {} (check with `{}`), or run with `-n <namespace>` to check one namespace; otherwise those parts stay unchecked.",
+                    "Access denied (403): ask for {} (check with `{}`); until then those parts stay unchecked.",
                     asks.join("; "),
                     check.trim_end()
                 )
