@@ -4,7 +4,8 @@
 //! a child process against the fake API server (which runs in this process, so its memory is not
 //! counted; the child's peak RSS comes from `wait4`). Targets belong here, not in timed tests.
 //!
-//! `DOCTOR_SCALE_SERVE=1` starts the first case's cluster, prints its kubeconfig and waits (for
+//! `DOCTOR_SCALE_BIN=<path>` measures another `kubectl-arc` build (say, the previous release) on
+//! the same clusters, for before/after numbers. `DOCTOR_SCALE_SERVE=1` starts the first case's cluster, prints its kubeconfig and waits (for
 //! profiling by hand).
 //!
 //! Cases (default: `plain:10 plain:1000 plain:5000 arc:1000`):
@@ -237,8 +238,10 @@ const RSS_TAG: &str = "doctor_scale: max_rss_kib=";
 fn run_measured(c: &TestCluster, args: &[&str]) -> Run {
     let me = std::env::current_exe().expect("own path");
     let mut cmd = Command::new(me);
+    // `DOCTOR_SCALE_BIN` measures another build (e.g. the previous release) on the same cluster.
+    let bin = std::env::var_os("DOCTOR_SCALE_BIN").unwrap_or_else(|| BIN.into());
     cmd.env(LAUNCHER, "1")
-        .arg(BIN)
+        .arg(bin)
         .args(args)
         .arg("--kubeconfig")
         .arg(&c.kubeconfig)

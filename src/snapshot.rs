@@ -292,8 +292,25 @@ pub fn keeps_field(kind: &str, key: &str) -> bool {
     }
 }
 
-/// Cut a kept top-level field down to what is read.
+/// Cut a kept top-level field down to what is read (and drop the spare capacity parsing left in
+/// its arrays: objects are kept for the whole run).
 pub fn prune_field(kind: &str, key: &str, v: &mut Value) {
+    prune_kind_field(kind, key, v);
+    shrink(v);
+}
+
+fn shrink(v: &mut Value) {
+    match v {
+        Value::Array(a) => {
+            a.shrink_to_fit();
+            a.iter_mut().for_each(shrink);
+        }
+        Value::Object(m) => m.values_mut().for_each(shrink),
+        _ => {}
+    }
+}
+
+fn prune_kind_field(kind: &str, key: &str, v: &mut Value) {
     match (kind, key) {
         ("Pod", "spec") => prune_pod_spec(v),
         ("Pod", "status") => prune_pod_status(v),
