@@ -222,10 +222,22 @@ pub fn wrap(text: &str, width: usize, first: &str, rest: &str) -> Vec<String> {
                 has_word = false;
                 continue;
             }
-            // Only the indent so far and the word does not fit: split the word.
+            // Only the indent so far and the word does not fit: split it, preferably after a
+            // `,`, `&`, `/` or `=` in the second half of the line.
             let room = width.saturating_sub(len(&line)).max(1);
-            let head: String = word.chars().take(room).collect();
-            word = word.chars().skip(room).collect();
+            let chars: Vec<char> = word.chars().collect();
+            let fits = &chars[..room.min(chars.len())];
+            let cut = [',', '&', '/', '=']
+                .iter()
+                .find_map(|sep| {
+                    fits.iter()
+                        .rposition(|c| c == sep)
+                        .map(|i| i + 1)
+                        .filter(|&i| i * 2 >= room)
+                })
+                .unwrap_or(room);
+            let head: String = chars[..cut].iter().collect();
+            word = chars[cut..].iter().collect();
             line.push_str(&head);
             lines.push(std::mem::replace(&mut line, rest.to_owned()));
             if word.is_empty() {
@@ -710,6 +722,8 @@ mod tests {
         assert_eq!(wrap("", 8, "- ", "  "), ["-"]);
         let long = wrap("x abcdefghijklmnop", 8, "", "");
         assert_eq!(long, ["x", "abcdefgh", "ijklmnop"]);
+        let args = wrap("--set a.b=c,d.e=fgh", 12, "", "");
+        assert_eq!(args, ["--set", "a.b=c,", "d.e=fgh"]);
         for l in wrap(&"word ".repeat(50), 23, "    1. ", "       ") {
             assert!(l.chars().count() <= 23);
         }
