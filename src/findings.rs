@@ -124,4 +124,34 @@ impl Finding {
     pub fn primary(&self) -> Option<&ObjectRef> {
         self.objects.first()
     }
+
+    /// A stable identifier: the code plus a hash of the primary object (of the message when the
+    /// finding names no object), e.g. `ARC-STUCK-LISTENER-5f0c1d2e`. The same problem gets the
+    /// same id on every run; a report makes ids unique by suffixing repeats (`…-2`).
+    pub fn id(&self) -> String {
+        let key = match self.primary() {
+            Some(o) => format!(
+                "{}\u{1f}{}\u{1f}{}",
+                o.kind,
+                o.namespace.as_deref().unwrap_or(""),
+                o.name
+            ),
+            None => self.message.clone(),
+        };
+        format!(
+            "{}-{:08x}",
+            self.code,
+            fnv1a32(&format!("{}\u{1f}{key}", self.code))
+        )
+    }
+}
+
+/// 32-bit FNV-1a: a small, stable (across runs, platforms and versions) hash for identifiers.
+pub fn fnv1a32(s: &str) -> u32 {
+    let mut h: u32 = 0x811c_9dc5;
+    for b in s.bytes() {
+        h ^= u32::from(b);
+        h = h.wrapping_mul(0x0100_0193);
+    }
+    h
 }

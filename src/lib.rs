@@ -12,6 +12,7 @@ pub mod commands;
 pub mod error;
 pub mod facts;
 pub mod findings;
+pub mod incidents;
 pub mod logscan;
 pub mod model;
 pub mod plan;

@@ -1,15 +1,18 @@
-//! Rendering a doctor report: a human table (grouped by severity, colour only on a terminal) or
-//! a stable JSON/YAML document. The schema is documented in README.md ("Report schema").
+//! Rendering a doctor report: a human report that fits a screen — one block per incident
+//! (headline, what it affects, what to do), wrapped to the terminal width, colour only on a
+//! terminal, details with `-v` — or a stable JSON/YAML document with every finding. The schema is
+//! documented in README.md ("Report schema").
 
 use std::fmt::Write as _;
 
-use comfy_table::{ContentArrangement, Table, presets};
 use owo_colors::OwoColorize;
 use serde::Serialize;
 
-use crate::findings::{Finding, Fix, Severity};
-use crate::model::{Controller, ControllerScope, Generation};
-use crate::snapshot::Gap;
+use crate::checks::not_checked;
+use crate::findings::{Finding, Severity};
+use crate::incidents::{self, Incident};
+use crate::model::{Controller, ControllerScope, Generation, Model};
+use crate::snapshot::{Gap, Snapshot};
 
 pub const API_VERSION: &str = "kubectl-arc.dev/v1alpha1";
 
@@ -21,8 +24,61 @@ pub struct Report {
     pub kind: &'static str,
     pub summary: Summary,
     pub controllers: Vec<ControllerRow>,
-    pub findings: Vec<Finding>,
+    /// Findings grouped by root cause, most severe first; every finding is in exactly one.
+    pub incidents: Vec<Incident>,
+    /// Every finding, most severe first.
+    pub findings: Vec<ReportFinding>,
     pub not_checked: Vec<Gap>,
+}
+
+/// A finding as reported: its stable id, its incident, and the finding itself.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReportFinding {
+    pub id: String,
+    /// Id of the incident it belongs to.
+    pub incident: String,
+    #[serde(flatten)]
+    pub finding: Finding,
+}
+
+impl Report {
+    /// Assemble a report: ids for the findings, and the incidents they form.
+    pub fn new(
+        findings: Vec<Finding>,
+        snap: &Snapshot,
+        model: &Model,
+        mut summary: Summary,
+    ) -> Report {
+        let ids = incidents::finding_ids(&findings);
+        let incidents = incidents::build(&findings, &ids, snap, model);
+        let mut incident_of = vec![String::new(); findings.len()];
+        for inc in &incidents {
+            for &i in &inc.members {
+                incident_of[i].clone_from(&inc.id);
+            }
+        }
+        summary.incidents = incidents.iter().filter(|i| !i.is_coverage()).count();
+        let findings = findings
+            .into_iter()
+            .zip(ids)
+            .zip(incident_of)
+            .map(|((finding, id), incident)| ReportFinding {
+                id,
+                incident,
+                finding,
+            })
+            .collect();
+        Report {
+            api_version: API_VERSION,
+            kind: "DoctorReport",
+            summary,
+            controllers: model.controllers.iter().map(ControllerRow::from).collect(),
+            incidents,
+            findings,
+            not_checked: snap.gaps.clone(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -34,6 +90,8 @@ pub struct Summary {
     pub low: usize,
     pub info: usize,
     pub total: usize,
+    /// Incidents (root causes) the findings form, not counting what could not be checked.
+    pub incidents: usize,
     /// `--fail-on` threshold (`none` = never fail).
     pub fail_on: String,
     pub exit_code: u8,
@@ -89,6 +147,7 @@ impl Summary {
             low: n(Severity::Low),
             info: n(Severity::Info),
             total: findings.len(),
+            incidents: 0,
             fail_on: String::new(),
             exit_code: 0,
             api_requests: 0,
@@ -111,6 +170,85 @@ pub fn to_yaml(r: &Report) -> String {
         s.push('\n');
     }
     s
+}
+
+/// How to render the table.
+#[derive(Debug, Clone, Copy)]
+pub struct TableOptions {
+    pub color: bool,
+    /// Columns to wrap to.
+    pub width: usize,
+    /// Show every finding's message, evidence and own remediation (`-v`).
+    pub details: bool,
+}
+
+/// The width to wrap to: the terminal's when stdout is one, else `COLUMNS`, else 100.
+pub fn output_width(stdout_is_terminal: bool) -> usize {
+    const MIN: usize = 40;
+    if stdout_is_terminal
+        && let Some((terminal_size::Width(w), _)) =
+            terminal_size::terminal_size_of(std::io::stdout())
+    {
+        return usize::from(w).max(MIN);
+    }
+    std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.trim().parse::<usize>().ok())
+        .filter(|w| *w > 0)
+        .map_or(100, |w| w.max(MIN))
+}
+
+/// Greedy word wrap: `first` prefixes the first line, `rest` the others; no line is longer than
+/// `width` characters (a word longer than a line is split), and none ends in spaces.
+pub fn wrap(text: &str, width: usize, first: &str, rest: &str) -> Vec<String> {
+    let len = |s: &str| s.chars().count();
+    let mut lines = Vec::new();
+    let mut line = first.to_owned();
+    let mut has_word = false;
+    for word in text.split_whitespace() {
+        let mut word = word.to_owned();
+        loop {
+            let used = len(&line) + usize::from(has_word);
+            if used + len(&word) <= width {
+                if has_word {
+                    line.push(' ');
+                }
+                line.push_str(&word);
+                has_word = true;
+                break;
+            }
+            if has_word {
+                lines.push(std::mem::replace(&mut line, rest.to_owned()));
+                has_word = false;
+                continue;
+            }
+            // Only the indent so far and the word does not fit: split it, preferably after a
+            // `,`, `&`, `/` or `=` in the second half of the line.
+            let room = width.saturating_sub(len(&line)).max(1);
+            let chars: Vec<char> = word.chars().collect();
+            let fits = &chars[..room.min(chars.len())];
+            let cut = [',', '&', '/', '=']
+                .iter()
+                .find_map(|sep| {
+                    fits.iter()
+                        .rposition(|c| c == sep)
+                        .map(|i| i + 1)
+                        .filter(|&i| i * 2 >= room)
+                })
+                .unwrap_or(room);
+            let head: String = chars[..cut].iter().collect();
+            word = chars[cut..].iter().collect();
+            line.push_str(&head);
+            lines.push(std::mem::replace(&mut line, rest.to_owned()));
+            if word.is_empty() {
+                break;
+            }
+        }
+    }
+    if has_word || lines.is_empty() {
+        lines.push(line);
+    }
+    lines.into_iter().map(|l| l.trim_end().to_owned()).collect()
 }
 
 /// Colour styles, applied only when enabled.
@@ -147,120 +285,289 @@ impl Paint {
     }
 }
 
-fn fix_word(f: Fix) -> &'static str {
-    match f {
-        Fix::Auto => "auto: `kubectl arc orphans --fix` may do this",
-        Fix::Confirm => "confirm: the tool may do this only with explicit confirmation",
-        Fix::Manual => "manual",
+/// A plain text table whose last column wraps; no trailing spaces.
+fn table(header: &[&str], rows: &[Vec<String>], width: usize, indent: &str) -> Vec<String> {
+    let n = header.len();
+    let mut w: Vec<usize> = header.iter().map(|h| h.chars().count()).collect();
+    for r in rows {
+        for (i, c) in r.iter().enumerate().take(n) {
+            w[i] = w[i].max(c.chars().count());
+        }
     }
+    let fixed: usize = indent.len() + w[..n - 1].iter().map(|c| c + 2).sum::<usize>();
+    let last = width.saturating_sub(fixed).max(10);
+    let mut out = Vec::new();
+    let header_row: Vec<String> = header.iter().map(|h| (*h).to_owned()).collect();
+    for r in std::iter::once(&header_row).chain(rows) {
+        let mut prefix = indent.to_owned();
+        for (i, c) in r.iter().enumerate().take(n - 1) {
+            let _ = write!(prefix, "{c:<width$}  ", width = w[i]);
+        }
+        let pad = " ".repeat(prefix.chars().count());
+        let cell = r.get(n - 1).map(String::as_str).unwrap_or("");
+        let lines = wrap(cell, fixed + last, &prefix, &pad);
+        out.extend(lines);
+    }
+    out.into_iter().map(|l| l.trim_end().to_owned()).collect()
+}
+
+fn fix_word(f: crate::findings::Fix) -> &'static str {
+    crate::codes::fix_words(f)
 }
 
 /// Human output.
-pub fn to_table(r: &Report, color: bool) -> String {
-    let p = Paint { on: color };
-    let mut out = String::new();
-    if r.controllers.is_empty() {
-        let _ = writeln!(out, "{}\n", p.bold("ARC controllers: none found"));
+pub fn to_table(r: &Report, o: TableOptions) -> String {
+    let p = Paint { on: o.color };
+    let width = o.width;
+    let mut out: Vec<String> = Vec::new();
+    let deployments_hidden = r
+        .not_checked
+        .iter()
+        .any(|g| g.kind.as_deref() == Some("Deployment"));
+    if r.controllers.is_empty() && deployments_hidden {
+        out.extend(wrap(
+            "ARC controllers: none visible (Deployments could not be listed everywhere)",
+            width,
+            "",
+            "  ",
+        ));
+    } else if r.controllers.is_empty() {
+        out.push(p.bold("ARC controllers: none found"));
     } else {
-        let _ = writeln!(out, "{}", p.bold("ARC controllers"));
-        let mut t = Table::new();
-        t.load_style(presets::NOTHING)
-            .set_content_arrangement(ContentArrangement::Disabled);
-        t.set_header(["NAMESPACE", "NAME", "MODE", "VERSION", "SCOPE", "HEALTHY"]);
-        for c in &r.controllers {
-            let scope = match &c.watch_namespace {
-                Some(w) => format!("namespace {w}"),
-                None => "cluster".to_owned(),
-            };
-            let mode = match c.generation {
-                Generation::Gha => "scale-set",
-                Generation::Legacy => "legacy",
-            };
-            t.add_row([
-                c.namespace.clone(),
-                c.name.clone(),
-                mode.to_owned(),
-                c.version.clone().unwrap_or_else(|| "?".into()),
-                scope,
-                if c.healthy {
-                    "yes".to_owned()
-                } else {
-                    format!("no: {}", c.problems.join("; "))
-                },
-            ]);
-        }
-        let _ = writeln!(out, "{t}\n");
+        out.push(p.bold("ARC controllers"));
+        let rows: Vec<Vec<String>> = r
+            .controllers
+            .iter()
+            .map(|c| {
+                let scope = match &c.watch_namespace {
+                    Some(w) => format!("namespace {w}"),
+                    None => "cluster".to_owned(),
+                };
+                let mode = match c.generation {
+                    Generation::Gha => "scale-set",
+                    Generation::Legacy => "legacy",
+                };
+                vec![
+                    c.namespace.clone(),
+                    c.name.clone(),
+                    mode.to_owned(),
+                    c.version.clone().unwrap_or_else(|| "?".into()),
+                    scope,
+                    if c.healthy {
+                        "yes".to_owned()
+                    } else {
+                        format!("no: {}", c.problems.join("; "))
+                    },
+                ]
+            })
+            .collect();
+        out.extend(table(
+            &["NAMESPACE", "NAME", "MODE", "VERSION", "SCOPE", "HEALTHY"],
+            &rows,
+            width,
+            "",
+        ));
     }
-    if r.findings.is_empty() {
-        let _ = writeln!(out, "No findings.");
+    out.push(String::new());
+    let problems: Vec<&Incident> = r.incidents.iter().filter(|i| !i.is_coverage()).collect();
+    if problems.is_empty() {
+        out.push(p.bold(if r.not_checked.is_empty() {
+            "No problems found."
+        } else {
+            "No problems found in what could be checked."
+        }));
+        out.push(String::new());
     }
-    for sev in [
-        Severity::Critical,
-        Severity::High,
-        Severity::Medium,
-        Severity::Low,
-        Severity::Info,
-    ] {
-        let group: Vec<&Finding> = r.findings.iter().filter(|f| f.severity == sev).collect();
-        if group.is_empty() {
-            continue;
-        }
-        let _ = writeln!(
-            out,
-            "{}",
-            p.sev(
-                sev,
-                &format!("{} ({})", sev.as_str().to_uppercase(), group.len())
-            )
+    for inc in &problems {
+        render_incident(&mut out, r, inc, &p, o);
+        out.push(String::new());
+    }
+    if !r.not_checked.is_empty() {
+        let gaps: Vec<&Gap> = r.not_checked.iter().collect();
+        let coverage = r.incidents.iter().find(|i| i.is_coverage());
+        let sev = coverage.map_or(Severity::Info, |i| i.severity);
+        let title = format!(
+            "Not checked ({} request{} refused or unanswered):",
+            gaps.len(),
+            if gaps.len() == 1 { "" } else { "s" }
         );
-        for f in group {
-            let primary = f.primary().map(ToString::to_string).unwrap_or_default();
-            let _ = writeln!(out, "  {} {}  {}", p.sev(sev, "●"), p.bold(f.code), primary);
-            let _ = writeln!(out, "    {}", f.title);
-            let _ = writeln!(out, "    {}", f.message);
-            if f.objects.len() > 1 {
-                let _ = writeln!(out, "    {}", p.dim("objects:"));
-                for o in &f.objects[1..] {
-                    let _ = writeln!(out, "      - {o}");
-                }
-            }
-            if !f.evidence.is_empty() {
-                let _ = writeln!(out, "    {}", p.dim("evidence:"));
-                for e in &f.evidence {
-                    let _ = writeln!(out, "      - {e}");
-                }
-            }
-            if !f.remediation.is_empty() {
-                let _ = writeln!(
-                    out,
-                    "    {}",
-                    p.dim(&format!("remediation ({}):", fix_word(f.fix)))
-                );
-                for (i, step) in f.remediation.iter().enumerate() {
-                    let _ = writeln!(out, "      {}. {step}", i + 1);
-                }
-            }
-            out.push('\n');
+        for line in wrap(&title, width, "", "  ") {
+            out.push(if sev > Severity::Info {
+                p.sev(sev, &line)
+            } else {
+                p.bold(&line)
+            });
         }
+        for line in not_checked::advice(&gaps) {
+            out.extend(wrap(&line, width, "  - ", "    "));
+        }
+        if o.details {
+            for g in &gaps {
+                out.extend(
+                    wrap(
+                        &format!("{}: {}", g.what, g.reason),
+                        width,
+                        "      ",
+                        "        ",
+                    )
+                    .into_iter()
+                    .map(|l| p.dim(&l)),
+                );
+            }
+        }
+        out.push(String::new());
     }
     let s = &r.summary;
-    let fail = if s.fail_on == "none" {
-        "--fail-on none".to_owned()
+    let counts: Vec<String> = [
+        (s.critical, "critical"),
+        (s.high, "high"),
+        (s.medium, "medium"),
+        (s.low, "low"),
+        (s.info, "info"),
+    ]
+    .iter()
+    .filter(|(n, _)| *n > 0)
+    .map(|(n, w)| format!("{n} {w}"))
+    .collect();
+    let findings = if counts.is_empty() {
+        "no findings".to_owned()
     } else {
-        format!("--fail-on {}", s.fail_on)
+        format!(
+            "{} incident{} from {} finding{} ({})",
+            s.incidents,
+            if s.incidents == 1 { "" } else { "s" },
+            s.total,
+            if s.total == 1 { "" } else { "s" },
+            counts.join(", ")
+        )
     };
-    let _ = writeln!(
-        out,
-        "Summary: {} critical, {} high, {} medium, {} low, {} info; {} not checked; exit {} ({fail}).",
-        s.critical,
-        s.high,
-        s.medium,
-        s.low,
-        s.info,
+    let summary = format!(
+        "Summary: {findings}; {} not checked; exit {} (--fail-on {}).",
         r.not_checked.len(),
-        s.exit_code
+        s.exit_code,
+        s.fail_on
     );
-    out
+    out.extend(wrap(&summary, width, "", "  "));
+    if !problems.is_empty() && !o.details {
+        out.extend(
+            wrap(
+                "More: -v (messages, evidence), -o json (everything), kubectl arc explain <CODE>.",
+                width,
+                "",
+                "  ",
+            )
+            .into_iter()
+            .map(|l| p.dim(&l)),
+        );
+    }
+    let mut text = out.join("\n");
+    text.push('\n');
+    text
+}
+
+fn render_incident(out: &mut Vec<String>, r: &Report, inc: &Incident, p: &Paint, o: TableOptions) {
+    let width = o.width;
+    let label = inc.severity.as_str().to_uppercase();
+    let lead = format!("{label:<9} ");
+    let pad = " ".repeat(lead.len());
+    for (i, line) in wrap(&inc.headline, width, &lead, &pad)
+        .into_iter()
+        .enumerate()
+    {
+        out.push(if i == 0 {
+            let rest = &line[lead.len()..];
+            format!("{}{}", p.sev(inc.severity, &lead), p.bold(rest))
+        } else {
+            p.bold(&line)
+        });
+    }
+    if o.details {
+        let text = format!("incident {} — cause: {}", inc.id, inc.cause);
+        out.extend(
+            wrap(&text, width, "  ", "    ")
+                .into_iter()
+                .map(|l| p.dim(&l)),
+        );
+    }
+    out.push(p.dim("  What it affects:"));
+    let members: Vec<&ReportFinding> = inc.members.iter().map(|&i| &r.findings[i]).collect();
+    let code_w = members
+        .iter()
+        .map(|f| f.finding.code.len())
+        .max()
+        .unwrap_or(0);
+    for f in &members {
+        let sev = f.finding.severity;
+        let object = f
+            .finding
+            .primary()
+            .map(incidents::friendly)
+            .unwrap_or_else(|| f.finding.title.clone());
+        let mut lead = format!("    {:<8}  {:<code_w$}  ", sev.as_str(), f.finding.code);
+        let mut pad = " ".repeat(lead.len());
+        if lead.len() + 20 > width {
+            // Too narrow for one line: code, then the object below it.
+            out.push(p.sev(sev, &format!("    {}  {}", sev.as_str(), f.finding.code)));
+            lead = "      ".to_owned();
+            pad.clone_from(&lead);
+        }
+        for (i, line) in wrap(&object, width, &lead, &pad).into_iter().enumerate() {
+            out.push(if i == 0 {
+                let (l, rest) = line.split_at(lead.len());
+                format!("{}{rest}", p.sev(sev, l))
+            } else {
+                line
+            });
+        }
+        if o.details {
+            render_details(out, f, p, width);
+        }
+    }
+    if !inc.remedy.is_empty() {
+        out.push(p.dim("  What to do:"));
+        for (i, step) in inc.remedy.iter().enumerate() {
+            let lead = format!("    {}. ", i + 1);
+            let pad = " ".repeat(lead.len());
+            out.extend(wrap(step, width, &lead, &pad));
+        }
+    }
+}
+
+fn render_details(out: &mut Vec<String>, f: &ReportFinding, p: &Paint, width: usize) {
+    let x = &f.finding;
+    let ind = "        ";
+    out.extend(
+        wrap(&format!("{} [{}]", x.title, f.id), width, ind, ind)
+            .into_iter()
+            .map(|l| p.bold(&l)),
+    );
+    out.extend(wrap(&x.message, width, ind, ind));
+    if x.objects.len() > 1 {
+        out.push(p.dim(&format!("{ind}objects:")));
+        for obj in &x.objects[1..] {
+            out.extend(wrap(
+                &obj.to_string(),
+                width,
+                &format!("{ind}  - "),
+                &format!("{ind}    "),
+            ));
+        }
+    }
+    if !x.evidence.is_empty() {
+        out.push(p.dim(&format!("{ind}evidence:")));
+        for e in &x.evidence {
+            out.extend(wrap(e, width, &format!("{ind}  - "), &format!("{ind}    ")));
+        }
+    }
+    if !x.remediation.is_empty() {
+        let label = format!("its own remediation ({}):", fix_word(x.fix));
+        out.extend(wrap(&label, width, ind, ind).into_iter().map(|l| p.dim(&l)));
+        for (i, step) in x.remediation.iter().enumerate() {
+            let lead = format!("{ind}  {}. ", i + 1);
+            let pad = " ".repeat(lead.len());
+            out.extend(wrap(step, width, &lead, &pad));
+        }
+    }
 }
 
 #[cfg(test)]
@@ -288,19 +595,20 @@ mod tests {
         let mut summary = Summary::count(&findings);
         summary.fail_on = "high".into();
         summary.exit_code = 1;
-        Report {
-            api_version: API_VERSION,
-            kind: "DoctorReport",
-            summary,
-            controllers: vec![],
-            findings,
-            not_checked: vec![Gap {
+        let snap = Snapshot {
+            gaps: vec![Gap {
                 what: "secrets (all namespaces)".into(),
-                kind: None,
+                kind: Some("Secret".into()),
                 namespace: None,
-                reason: "forbidden".into(),
+                reason: "secrets is forbidden: User \"u\" cannot list resource \"secrets\"".into(),
             }],
-        }
+            ..Snapshot::default()
+        };
+        let mut findings = findings;
+        findings.extend(crate::checks::not_checked::check(&crate::checks::Ctx::new(
+            &snap,
+        )));
+        Report::new(findings, &snap, &Model::default(), summary)
     }
 
     #[test]
@@ -309,8 +617,11 @@ mod tests {
         assert_eq!(v["kind"], "DoctorReport");
         assert_eq!(v["summary"]["critical"], 1);
         assert_eq!(v["summary"]["exitCode"], 1);
+        assert_eq!(v["summary"]["incidents"], 2);
         let f = &v["findings"][0];
         for key in [
+            "id",
+            "incident",
             "code",
             "severity",
             "title",
@@ -322,13 +633,31 @@ mod tests {
         ] {
             assert!(f.get(key).is_some(), "finding lacks {key}");
         }
+        assert!(
+            f["id"]
+                .as_str()
+                .expect("id")
+                .starts_with("ARC-NS-TERMINATING-")
+        );
         assert_eq!(f["severity"], "critical");
         assert_eq!(f["fix"], "manual");
         assert_eq!(
             f["objects"][0],
             serde_json::json!({"kind":"Namespace","name":"arc-systems"})
         );
+        let inc = &v["incidents"][0];
+        for key in ["id", "headline", "severity", "cause", "findings", "remedy"] {
+            assert!(inc.get(key).is_some(), "incident lacks {key}");
+        }
+        assert_eq!(inc["findings"][0], f["id"]);
+        assert_eq!(f["incident"], inc["id"]);
         assert_eq!(v["notChecked"][0]["what"], "secrets (all namespaces)");
+        let last = v["incidents"]
+            .as_array()
+            .expect("incidents")
+            .last()
+            .cloned();
+        assert_eq!(last.expect("coverage")["cause"], "not-checked");
     }
 
     #[test]
@@ -341,16 +670,74 @@ mod tests {
         assert!(to_yaml(&r).ends_with('\n'));
     }
 
+    fn opts(color: bool, width: usize, details: bool) -> TableOptions {
+        TableOptions {
+            color,
+            width,
+            details,
+        }
+    }
+
     #[test]
-    fn table_groups_by_severity_and_has_no_escape_codes_without_colour() {
-        let t = to_table(&report(), false);
-        assert!(!t.contains('\u{1b}'));
-        let crit = t.find("CRITICAL (1)").expect("critical group");
-        let info = t.find("INFO (1)").expect("info group");
+    fn table_tells_incidents_and_gaps_within_the_width_without_escape_codes() {
+        for width in [40, 60, 100] {
+            let t = to_table(&report(), opts(false, width, true));
+            assert!(!t.contains('\u{1b}'));
+            for line in t.lines() {
+                assert!(line.chars().count() <= width, "{width}: {line:?}");
+                assert_eq!(line, line.trim_end());
+            }
+        }
+        let t = to_table(&report(), opts(false, 100, false));
+        let crit = t
+            .find("CRITICAL  Namespace arc-systems")
+            .expect("critical incident");
+        let info = t
+            .find("INFO      Both ARC generations")
+            .expect("info incident");
         assert!(crit < info);
-        assert!(t.contains("ARC-NS-TERMINATING  Namespace arc-systems"));
-        assert!(t.contains("1. do x"));
+        assert!(t.contains("    1. Namespace arc-systems: do x"), "{t}");
+        assert!(t.contains("Not checked (1 request refused or unanswered):"));
+        let flat = t.split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            flat.contains(
+                "ask for `list secrets -A` (check with `kubectl auth can-i list secrets -A`)"
+            ),
+            "{t}"
+        );
+        assert!(
+            !t.contains("NamespaceFinalizersRemaining"),
+            "evidence only with -v"
+        );
+        assert!(
+            to_table(&report(), opts(false, 100, true)).contains("NamespaceFinalizersRemaining")
+        );
         assert!(t.contains("exit 1 (--fail-on high)"));
-        assert!(to_table(&report(), true).contains('\u{1b}'));
+        assert!(to_table(&report(), opts(true, 100, false)).contains('\u{1b}'));
+    }
+
+    #[test]
+    fn wrap_fills_lines_indents_and_splits_long_words() {
+        assert_eq!(wrap("aa bb cc dd", 8, "- ", "  "), ["- aa bb", "  cc dd"]);
+        assert_eq!(wrap("", 8, "- ", "  "), ["-"]);
+        let long = wrap("x abcdefghijklmnop", 8, "", "");
+        assert_eq!(long, ["x", "abcdefgh", "ijklmnop"]);
+        let args = wrap("--set a.b=c,d.e=fgh", 12, "", "");
+        assert_eq!(args, ["--set", "a.b=c,", "d.e=fgh"]);
+        for l in wrap(&"word ".repeat(50), 23, "    1. ", "       ") {
+            assert!(l.chars().count() <= 23);
+        }
+    }
+
+    #[test]
+    fn width_comes_from_columns_when_not_a_terminal() {
+        // Only the non-terminal path is testable here; COLUMNS is read at call time.
+        let w = output_width(false);
+        let expect = std::env::var("COLUMNS")
+            .ok()
+            .and_then(|c| c.trim().parse::<usize>().ok())
+            .filter(|w| *w > 0)
+            .map_or(100, |w| w.max(40));
+        assert_eq!(w, expect);
     }
 }

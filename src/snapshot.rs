@@ -91,7 +91,10 @@ impl Meta {
             uid: s("uid").unwrap_or_default(),
             resource_version: s("resourceVersion").unwrap_or_default(),
             labels: map("labels"),
-            annotations: map("annotations"),
+            annotations: map("annotations")
+                .into_iter()
+                .filter(|(k, _)| !DROPPED_ANNOTATIONS.contains(&k.as_str()))
+                .collect(),
             finalizers,
             deletion_timestamp: s("deletionTimestamp"),
             creation_timestamp: s("creationTimestamp"),
@@ -190,25 +193,51 @@ pub struct Object {
 impl Object {
     /// Build from a full object JSON (`{"apiVersion":…,"kind":…,"metadata":…,…}`) or a
     /// PartialObjectMetadata item. `kind` wins over the JSON's `kind` (metadata items say
-    /// `PartialObjectMetadata`).
-    pub fn from_json(kind: &str, mut v: Value) -> Object {
-        let metadata = v.get("metadata").cloned().unwrap_or(Value::Null);
+    /// `PartialObjectMetadata`). The body is pruned to what the analysis reads ([`keeps_field`],
+    /// [`prune_field`]), exactly as the collector's page decoder does.
+    pub fn from_json(kind: &str, v: Value) -> Object {
+        let Value::Object(mut m) = v else {
+            return Object {
+                meta: Meta::from_json(kind, &Value::Null),
+                body: Value::Null,
+            };
+        };
+        let metadata = m.remove("metadata").unwrap_or(Value::Null);
         let meta = Meta::from_json(kind, &metadata);
-        let body = match v.as_object_mut() {
-            Some(m) => {
-                m.remove("metadata");
-                m.remove("apiVersion");
-                m.remove("kind");
-                // Never keep Secret payloads, even if a caller handed us a full object.
-                if kind == "Secret" {
-                    m.remove("data");
-                    m.remove("stringData");
-                }
-                if m.is_empty() { Value::Null } else { v }
+        drop(metadata);
+        let mut body = serde_json::Map::new();
+        for (key, mut value) in m {
+            if keeps_field(kind, &key) {
+                prune_field(kind, &key, &mut value);
+                body.insert(key, value);
             }
-            None => Value::Null,
+        }
+        let body = if body.is_empty() {
+            Value::Null
+        } else {
+            Value::Object(body)
         };
         Object { meta, body }
+    }
+
+    /// `from_json` without pruning: the whole body (tests compare the analysis on both).
+    #[cfg(test)]
+    pub(crate) fn from_json_unpruned(kind: &str, v: Value) -> Object {
+        let mut o = Object::from_json(kind, Value::Null);
+        o.meta = Meta::from_json(kind, v.get("metadata").unwrap_or(&Value::Null));
+        if let Value::Object(mut m) = v {
+            for k in ["metadata", "apiVersion", "kind"] {
+                m.remove(k);
+            }
+            if kind == "Secret" {
+                m.remove("data");
+                m.remove("stringData");
+            }
+            if !m.is_empty() {
+                o.body = Value::Object(m);
+            }
+        }
+        o
     }
 
     /// The value at a JSON pointer into the body, e.g. `/spec/githubConfigSecret`.
@@ -232,6 +261,163 @@ impl Object {
             .and_then(Value::as_array)
             .map(Vec::as_slice)
             .unwrap_or(&[])
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Pruning: keep only what the analysis reads.
+//
+// Objects are kept for the whole run, so everything collected is cut down to the fields that
+// checks, the model, log scanning and reports read (found by `rg '\.(str|at|array|i64)\("/' src`
+// and the `["…"]` indexing in `src/checks`, `src/model.rs`, `src/rbac.rs`, `src/logscan.rs`).
+// Bulky kinds with many objects are cut hardest; kinds with few objects (Deployments, CRDs,
+// webhooks, Namespaces, the ARC kinds except runners) keep their whole body. `managedFields` is
+// never kept (it is not a `Meta` field), nor Secret payloads. Reading a new field of a pruned kind
+// means adding it here; `tests::pruning_keeps_what_the_checks_read` runs every check on pruned
+// and unpruned fixtures and fails when they disagree.
+
+/// Annotations never kept: large, and read by nothing.
+pub const DROPPED_ANNOTATIONS: &[&str] = &["kubectl.kubernetes.io/last-applied-configuration"];
+
+/// Whether the top-level body field `key` of an object of `kind` is kept.
+pub fn keeps_field(kind: &str, key: &str) -> bool {
+    match (kind, key) {
+        (_, "metadata" | "apiVersion" | "kind") => false,
+        // Never keep Secret payloads, even if a caller handed us a full object.
+        ("Secret", k) => !matches!(k, "data" | "stringData"),
+        ("Pod", k) => matches!(k, "spec" | "status"),
+        ("Role" | "ClusterRole", k) => matches!(k, "rules" | "aggregationRule"),
+        ("RoleBinding" | "ClusterRoleBinding", k) => matches!(k, "subjects" | "roleRef"),
+        _ => true,
+    }
+}
+
+/// Cut a kept top-level field down to what is read (and drop the spare capacity parsing left in
+/// its arrays: objects are kept for the whole run).
+pub fn prune_field(kind: &str, key: &str, v: &mut Value) {
+    prune_kind_field(kind, key, v);
+    shrink(v);
+}
+
+fn shrink(v: &mut Value) {
+    match v {
+        Value::Array(a) => {
+            a.shrink_to_fit();
+            a.iter_mut().for_each(shrink);
+        }
+        Value::Object(m) => m.values_mut().for_each(shrink),
+        _ => {}
+    }
+}
+
+fn prune_kind_field(kind: &str, key: &str, v: &mut Value) {
+    match (kind, key) {
+        ("Pod", "spec") => prune_pod_spec(v),
+        ("Pod", "status") => prune_pod_status(v),
+        // The runner pod template: the runner Pod itself is collected.
+        ("EphemeralRunner", "spec") => remove_keys(v, &["spec", "metadata"]),
+        ("EphemeralRunnerSet", "spec") => {
+            if let Some(ers) = v.get_mut("ephemeralRunnerSpec") {
+                remove_keys(ers, &["spec", "metadata"]);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn remove_keys(v: &mut Value, keys: &[&str]) {
+    if let Some(m) = v.as_object_mut() {
+        for k in keys {
+            m.remove(*k);
+        }
+    }
+}
+
+fn retain_keys(v: &mut Value, keep: &[&str]) {
+    if let Some(m) = v.as_object_mut() {
+        m.retain(|k, _| keep.contains(&k.as_str()));
+    }
+}
+
+/// Pod spec: containers (identity, command line, env and secret references), Secret and
+/// ConfigMap volumes, pull secrets, node and ServiceAccount.
+fn prune_pod_spec(spec: &mut Value) {
+    retain_keys(
+        spec,
+        &[
+            "containers",
+            "initContainers",
+            "volumes",
+            "imagePullSecrets",
+            "nodeName",
+            "serviceAccountName",
+        ],
+    );
+    for list in ["containers", "initContainers"] {
+        if let Some(cs) = spec.get_mut(list).and_then(Value::as_array_mut) {
+            for c in cs {
+                retain_keys(c, &["name", "image", "command", "args", "env", "envFrom"]);
+            }
+        }
+    }
+    if let Some(vols) = spec.get_mut("volumes").and_then(Value::as_array_mut) {
+        vols.retain_mut(|v| {
+            if let Some(sources) = v
+                .pointer_mut("/projected/sources")
+                .and_then(Value::as_array_mut)
+            {
+                sources.retain(|s| s.get("secret").is_some());
+            }
+            let projected = v
+                .pointer("/projected/sources")
+                .and_then(Value::as_array)
+                .is_some_and(|s| !s.is_empty());
+            if !projected {
+                remove_keys(v, &["projected"]);
+            }
+            retain_keys(v, &["name", "secret", "configMap", "projected"]);
+            v.get("secret").is_some() || v.get("configMap").is_some() || projected
+        });
+    }
+}
+
+/// Pod status: phase and container states (waiting/terminated reasons and messages).
+fn prune_pod_status(status: &mut Value) {
+    retain_keys(
+        status,
+        &[
+            "phase",
+            "reason",
+            "message",
+            "containerStatuses",
+            "initContainerStatuses",
+        ],
+    );
+    for list in ["containerStatuses", "initContainerStatuses"] {
+        if let Some(cs) = status.get_mut(list).and_then(Value::as_array_mut) {
+            for c in cs {
+                retain_keys(
+                    c,
+                    &[
+                        "name",
+                        "image",
+                        "ready",
+                        "started",
+                        "restartCount",
+                        "state",
+                        "lastState",
+                    ],
+                );
+                for state in ["state", "lastState"] {
+                    // `running: {startedAt}` carries nothing the analysis reads.
+                    if let Some(r) = c.pointer_mut(&format!("/{state}/running"))
+                        && let Some(m) = r.as_object_mut()
+                    {
+                        m.clear();
+                    }
+                }
+            }
+        }
     }
 }
 
@@ -560,6 +746,133 @@ mod tests {
         assert_eq!(o.meta.name, "s");
         assert!(o.at("/data").is_none());
         assert_eq!(o.str("/type"), Some("Opaque"));
+    }
+
+    /// Every check, log evidence included, says exactly the same on pruned objects as on whole
+    /// ones, for every scenario.
+    #[test]
+    fn pruning_keeps_what_the_checks_read() {
+        let dir = crate::testing::scenarios_dir();
+        let mut ids: Vec<String> = std::fs::read_dir(&dir)
+            .expect("scenarios dir")
+            .filter_map(|e| {
+                let p = e.ok()?.path();
+                p.join("cluster.yaml")
+                    .is_file()
+                    .then(|| p.file_name()?.to_str().map(str::to_owned))
+                    .flatten()
+            })
+            .collect();
+        ids.sort();
+        assert!(ids.len() > 20);
+        for id in ids {
+            let docs = crate::testing::load_docs(&dir.join(&id).join("cluster.yaml"));
+            let pruned = crate::testing::snapshot_from_docs(docs.clone());
+            let mut whole = pruned.clone();
+            let kinds: Vec<&str> = whole.collections().iter().map(|(k, _)| *k).collect();
+            for kind in kinds {
+                let items: Vec<Object> = docs
+                    .iter()
+                    .filter(|d| d["kind"] == kind && d["apiVersion"] != "fake.kubectl-arc.dev/v1")
+                    .map(|d| Object::from_json_unpruned(kind, d.clone()))
+                    .collect();
+                whole.collection_mut(kind).expect("kind").items = items;
+            }
+            let run = |s: &Snapshot| {
+                let mut f = crate::checks::run(s);
+                crate::logscan::attach_evidence(&mut f, s);
+                f
+            };
+            let (a, b) = (run(&pruned), run(&whole));
+            assert_eq!(
+                a,
+                b,
+                "{id}: pruned {:?} vs whole {:?}",
+                crate::testing::codes(&a),
+                crate::testing::codes(&b)
+            );
+        }
+    }
+
+    /// The fields checks read from the pruned kinds survive pruning (the scenarios do not
+    /// exercise all of them).
+    #[test]
+    fn pruning_keeps_every_read_path() {
+        let pod = Object::from_json(
+            "Pod",
+            json!({"metadata":{"name":"p"},
+                "spec":{"nodeName":"n","serviceAccountName":"sa","tolerations":[{}],
+                    "imagePullSecrets":[{"name":"pull"}],
+                    "containers":[{"name":"c","image":"i","args":["--a"],"command":["x"],"ports":[{}],
+                        "env":[{"name":"E","valueFrom":{"secretKeyRef":{"name":"s","key":"k"}}}],
+                        "envFrom":[{"secretRef":{"name":"s2"}}]}],
+                    "initContainers":[{"name":"init","image":"i2"}],
+                    "volumes":[{"name":"v","secret":{"secretName":"s3"}},{"name":"w","emptyDir":{}},
+                        {"name":"cm","configMap":{"name":"c"}},
+                        {"name":"t","projected":{"sources":[{"serviceAccountToken":{}},{"secret":{"name":"s4"}}]}}]},
+                "status":{"phase":"Running","reason":"R","message":"M","conditions":[{}],
+                    "containerStatuses":[{"name":"c","image":"i","ready":false,"restartCount":3,"imageID":"x",
+                        "state":{"waiting":{"reason":"CrashLoopBackOff","message":"m"}},
+                        "lastState":{"terminated":{"message":"boom","exitCode":1}}}]}}),
+        );
+        for path in [
+            "/spec/nodeName",
+            "/spec/serviceAccountName",
+            "/spec/imagePullSecrets/0/name",
+            "/spec/containers/0/args/0",
+            "/spec/containers/0/command/0",
+            "/spec/containers/0/image",
+            "/spec/containers/0/env/0/valueFrom/secretKeyRef/name",
+            "/spec/containers/0/envFrom/0/secretRef/name",
+            "/spec/initContainers/0/image",
+            "/spec/volumes/0/secret/secretName",
+            "/spec/volumes/1/configMap/name",
+            "/spec/volumes/2/projected/sources/0/secret/name",
+            "/status/phase",
+            "/status/containerStatuses/0/restartCount",
+            "/status/containerStatuses/0/state/waiting/reason",
+            "/status/containerStatuses/0/state/waiting/message",
+            "/status/containerStatuses/0/lastState/terminated/message",
+        ] {
+            assert!(pod.at(path).is_some(), "{path} pruned");
+        }
+        for path in [
+            "/spec/tolerations",
+            "/status/conditions",
+            "/spec/containers/0/ports",
+        ] {
+            assert!(pod.at(path).is_none(), "{path} kept");
+        }
+        let er = Object::from_json(
+            "EphemeralRunner",
+            json!({"metadata":{"name":"r"},"spec":{"githubConfigSecret":"g","proxySecretRef":"p",
+                "githubServerTLS":{"certificateFrom":{"configMapKeyRef":{"name":"c"}}},
+                "vaultConfig":{"type":"azure_key_vault"},"runnerScaleSetId":1,"spec":{"containers":[]},"metadata":{}},
+                "status":{"jobId":"j","failures":{"a":true},"phase":"Running","runnerId":1,"runnerName":"r"}}),
+        );
+        for path in [
+            "/spec/githubConfigSecret",
+            "/spec/proxySecretRef",
+            "/spec/githubServerTLS/certificateFrom/configMapKeyRef/name",
+            "/spec/vaultConfig/type",
+            "/spec/runnerScaleSetId",
+            "/status/jobId",
+            "/status/failures",
+            "/status/runnerName",
+        ] {
+            assert!(er.at(path).is_some(), "{path} pruned");
+        }
+        assert!(er.at("/spec/spec").is_none());
+        let role = Object::from_json(
+            "Role",
+            json!({"metadata":{"name":"r"},"rules":[{"verbs":["get"]}]}),
+        );
+        assert!(role.at("/rules/0/verbs").is_some());
+        let rb = Object::from_json(
+            "RoleBinding",
+            json!({"metadata":{"name":"b"},"subjects":[{"kind":"ServiceAccount"}],"roleRef":{"kind":"Role","name":"r"}}),
+        );
+        assert!(rb.at("/subjects/0/kind").is_some() && rb.str("/roleRef/name") == Some("r"));
     }
 
     #[test]

@@ -118,7 +118,7 @@ fn healthy_cluster_exits_0_and_table_has_no_colour_off_tty() {
     let out = c.run(&["doctor"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let text = stdout(&out);
-    assert!(text.contains("No findings."), "{text}");
+    assert!(text.contains("No problems found."), "{text}");
     assert!(text.contains("arc-gha-rs-controller"), "{text}");
     assert!(!text.contains('\u{1b}'), "escape codes off a TTY");
 }

@@ -19,7 +19,7 @@ use crate::snapshot::{Gap, Scope};
 
 use super::Ctx;
 
-const CODE: &str = "ARC-NOT-CHECKED";
+pub const CODE: &str = "ARC-NOT-CHECKED";
 
 /// Kinds without which no critical finding can be decided, with what is skipped without them.
 const CORE_KINDS: &[(&str, &str)] = &[
@@ -145,29 +145,182 @@ fn finding_for(ctx: &Ctx, gaps: &[&Gap]) -> Finding {
         }
         _ => "problems there are not reported".to_owned(),
     };
-    let what: Vec<&str> = gaps.iter().map(|g| g.what.as_str()).collect();
-    let mut f = Finding::new(
-        CODE,
-        severity,
+    let what = sample(gaps.iter().map(|g| g.what.as_str()), 3);
+    let message = if is_log_gap(first) && cause(first) == GapCause::KubeletUnreachable {
         format!(
-            "Not checked: {subject} ({}) — the API server said: {}. Skipped: {skipped}; {consequence}.",
-            what.join("; "),
+            "Not checked: pod logs ({what}) — the node's kubelet is unreachable (the API server said: {}); the logs were skipped, so log-based evidence is missing.",
             first.reason.trim()
-        ),
-    );
+        )
+    } else {
+        format!(
+            "Not checked: {subject} ({what}) — {}: {}. Skipped: {skipped}; {consequence}.",
+            cause(first).words(),
+            first.reason.trim()
+        )
+    };
+    let mut f = Finding::new(CODE, severity, message);
     for g in gaps {
         f = f.evidence(format!("{}: {}", g.what, g.reason.trim()));
-        let resource = g.what.split_whitespace().next().unwrap_or(&g.what);
-        let ns_flag = g
-            .namespace
-            .as_deref()
-            .map_or_else(|| "-A".to_owned(), |n| format!("-n {n}"));
-        let verb = if is_log_gap(g) { "get" } else { "list" };
-        f = f.remediation(format!(
-            "Re-run with a user allowed to read it (check with `kubectl auth can-i {verb} {resource} {ns_flag}`), or accept that this part was not checked."
-        ));
+    }
+    for step in advice(gaps) {
+        f = f.remediation(step);
     }
     f
+}
+
+/// Why something could not be read, as far as the answer tells.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum GapCause {
+    /// 403: the user may not.
+    Forbidden,
+    /// A pod log could not be fetched: 5xx, timeout or connection error on the log endpoint,
+    /// which the API server proxies to the node's kubelet.
+    KubeletUnreachable,
+    /// 404: the API or object is not there.
+    NotInstalled,
+    /// The API server failed (5xx) or did not answer in time.
+    ServerError,
+    /// The API server could not be reached for this request.
+    Unreachable,
+}
+
+impl GapCause {
+    pub fn words(self) -> &'static str {
+        match self {
+            GapCause::Forbidden => "access denied (403)",
+            GapCause::KubeletUnreachable => "the node's kubelet is unreachable",
+            GapCause::NotInstalled => "not installed (404)",
+            GapCause::ServerError => "the API server failed or did not answer",
+            GapCause::Unreachable => "the API server could not be reached",
+        }
+    }
+}
+
+/// Classify a gap by its reason (`ApiError`'s text: the API server's message, `… (HTTP <code>)`
+/// for other statuses, `no answer within …` for timeouts, else a connection error).
+pub fn cause(g: &Gap) -> GapCause {
+    let r = g.reason.to_ascii_lowercase();
+    let server = r.contains("(http 5") || r.starts_with("no answer within");
+    if is_log_gap(g) && !r.contains("forbidden") && !r.contains("not found") {
+        return GapCause::KubeletUnreachable;
+    }
+    if server {
+        GapCause::ServerError
+    } else if r.contains("forbidden") || r.contains("(http 403)") || r.contains("(http 401)") {
+        GapCause::Forbidden
+    } else if r.contains("not found") || r.contains("(http 404)") {
+        GapCause::NotInstalled
+    } else {
+        GapCause::Unreachable
+    }
+}
+
+/// The permission a refused request needed: (`verb resource`, scope flag).
+fn permission(g: &Gap) -> (String, String) {
+    let resource = g.what.split_whitespace().next().unwrap_or(&g.what);
+    let listed = g.what.contains("(all namespaces)")
+        || g.what.contains("(cluster-scoped)")
+        || g.what.contains(" in namespace ");
+    let verb = if listed { "list" } else { "get" };
+    let scope = match g.namespace.as_deref() {
+        Some(ns) => format!("-n {ns}"),
+        None if g.what.contains("(all namespaces)") => "-A".to_owned(),
+        None => String::new(),
+    };
+    (format!("{verb} {resource}"), scope)
+}
+
+/// `a, b, c and 4 more`.
+fn sample<'a>(items: impl Iterator<Item = &'a str>, max: usize) -> String {
+    let mut all: Vec<&str> = items.collect();
+    all.dedup();
+    let n = all.len();
+    if n <= max {
+        return all.join(", ");
+    }
+    format!("{} and {} more", all[..max].join(", "), n - max)
+}
+
+/// What to do about gaps: one line per cause, each permission or pod named once.
+pub fn advice(gaps: &[&Gap]) -> Vec<String> {
+    let mut by_cause: std::collections::BTreeMap<GapCause, Vec<&Gap>> =
+        std::collections::BTreeMap::new();
+    for g in gaps {
+        by_cause.entry(cause(g)).or_default().push(g);
+    }
+    let mut out = Vec::new();
+    for (c, gs) in by_cause {
+        let whats = sample(gs.iter().map(|g| g.what.as_str()), 3);
+        out.push(match c {
+            GapCause::Forbidden => {
+                let mut by_scope: std::collections::BTreeMap<(String, String), Vec<String>> =
+                    std::collections::BTreeMap::new();
+                for g in &gs {
+                    let (perm, scope) = permission(g);
+                    let (verb, resource) = perm.split_once(' ').unwrap_or(("get", &perm));
+                    let e = by_scope
+                        .entry((verb.to_owned(), scope))
+                        .or_default();
+                    if !e.iter().any(|r| r == resource) {
+                        e.push(resource.to_owned());
+                    }
+                }
+                // Cluster-wide listings first: they are what a namespace user lacks.
+                let mut groups: Vec<(&(String, String), &Vec<String>)> = by_scope.iter().collect();
+                groups.sort_by_key(|((verb, scope), _)| (scope != "-A", scope.is_empty(), verb.clone()));
+                let asks: Vec<String> = groups
+                    .iter()
+                    .map(|((verb, scope), rs)| {
+                        if let [one] = rs.as_slice() {
+                            return format!("`{}`", format!("{verb} {one} {scope}").trim_end());
+                        }
+                        let rs = sample(rs.iter().map(String::as_str), 4);
+                        match scope.as_str() {
+                            "" => format!("`{verb}` on {rs}"),
+                            "-A" => format!("`{verb}` on {rs} in all namespaces"),
+                            s => format!("`{verb}` on {rs} in namespace {}", s.trim_start_matches("-n ")),
+                        }
+                    })
+                    .collect();
+                // The cluster-wide listing is the one worth asking about first.
+                let ((verb, scope), rs) = by_scope
+                    .iter()
+                    .find(|((_, scope), _)| scope == "-A")
+                    .or_else(|| by_scope.iter().next())
+                    .expect("one gap at least");
+                let check = format!("kubectl auth can-i {verb} {} {scope}", rs[0]);
+                format!(
+                    "Access denied (403): ask for {} (check with `{}`); until then those parts stay unchecked.",
+                    asks.join("; "),
+                    check.trim_end()
+                )
+            }
+            GapCause::KubeletUnreachable => {
+                let pods = sample(
+                    gs.iter().map(|g| {
+                        g.what
+                            .strip_prefix("pods/log ")
+                            .and_then(|w| w.split_whitespace().next())
+                            .unwrap_or(&g.what)
+                    }),
+                    3,
+                );
+                format!(
+                    "The node's kubelet is unreachable: the logs of {} were skipped ({}); nothing to fix in ARC — check the node if it persists.",
+                    if gs.len() == 1 { "1 pod".to_owned() } else { format!("{} pods", gs.len()) },
+                    pods
+                )
+            }
+            GapCause::NotInstalled => format!("Not installed (404): {whats}; nothing to check there."),
+            GapCause::ServerError => format!(
+                "The API server failed or did not answer for {whats}; re-run later (or with a longer `--request-timeout`)."
+            ),
+            GapCause::Unreachable => {
+                format!("The API server could not be reached for {whats}; re-run later.")
+            }
+        });
+    }
+    out
 }
 
 pub fn check(ctx: &Ctx) -> Vec<Finding> {

@@ -12,6 +12,7 @@ use crate::checks;
 use crate::model::{self, Generation};
 use crate::snapshot::{AccessAnswer, Collection, Gap, Object, PodLog, Scope, Snapshot};
 
+use super::decode;
 use super::request::{ApiError, Cluster};
 
 /// How to collect.
@@ -25,6 +26,11 @@ pub struct CollectOptions {
     pub log_lines: Option<u32>,
 }
 
+/// Kinds listed at once, at most. Each in-flight LIST holds a page of text (up to a few MB for
+/// Pods) besides the objects kept; a few lists in parallel are as fast as more (there are ~25),
+/// and the many small GETs/POSTs that follow still use the full `--concurrency`.
+const LIST_CONCURRENCY: usize = 3;
+
 /// One kind to list.
 #[derive(Debug, Clone, Copy)]
 struct KindSpec {
@@ -36,8 +42,8 @@ struct KindSpec {
     metadata_only: bool,
     /// Label selectors; several selectors = several LISTs merged (deduplicated by uid).
     selectors: &'static [&'static str],
-    /// Keep only matching items (applied per page, to bound memory).
-    keep: Option<fn(&Value) -> bool>,
+    /// Keep only matching items (applied to each item as it is decoded, to bound memory).
+    keep: Option<fn(&Object) -> bool>,
     /// The CRD that must exist for this kind (skip when known absent).
     crd: Option<&'static str>,
 }
@@ -74,7 +80,7 @@ impl KindSpec {
         self.selectors = s;
         self
     }
-    const fn keep(mut self, f: fn(&Value) -> bool) -> Self {
+    const fn keep(mut self, f: fn(&Object) -> bool) -> Self {
         self.keep = Some(f);
         self
     }
@@ -104,17 +110,15 @@ impl KindSpec {
     }
 }
 
-fn is_controller_deployment(v: &Value) -> bool {
-    model::controller_generation(&Object::from_json("Deployment", v.clone())).is_some()
+fn is_controller_deployment(o: &Object) -> bool {
+    model::controller_generation(o).is_some()
 }
 
-fn is_arc_webhook_configuration(v: &Value) -> bool {
-    v["webhooks"].as_array().is_some_and(|ws| {
-        ws.iter().any(|w| {
-            w["name"]
-                .as_str()
-                .is_some_and(|n| n.ends_with(model::LEGACY_GROUP))
-        })
+fn is_arc_webhook_configuration(o: &Object) -> bool {
+    o.array("/webhooks").iter().any(|w| {
+        w["name"]
+            .as_str()
+            .is_some_and(|n| n.ends_with(model::LEGACY_GROUP))
     })
 }
 
@@ -218,25 +222,50 @@ fn gap(what: String, kind: &str, namespace: Option<&str>, e: &ApiError) -> Gap {
         what,
         kind: Some(kind.to_owned()),
         namespace: namespace.map(str::to_owned),
-        reason: e.to_string(),
+        reason: reason(e),
     }
 }
 
-/// List one selector of one kind at one scope, filtering per page.
+/// A gap's reason: the API server's words, with the status code when they do not name it, so
+/// the not-checked report can tell 403 from 404 from 5xx (`checks::not_checked::cause`).
+fn reason(e: &ApiError) -> String {
+    let text = e.to_string();
+    let (code, word) = match e {
+        ApiError::Forbidden(_) => (403, "forbidden"),
+        ApiError::NotFound(_) => (404, "not found"),
+        ApiError::Unauthorized(_) => (401, "unauthorized"),
+        _ => return text,
+    };
+    if text.to_ascii_lowercase().contains(word) {
+        text
+    } else {
+        format!("{text} (HTTP {code})")
+    }
+}
+
+/// List one selector of one kind at one scope, decoding (and filtering) each page as it arrives.
 async fn list_one(
     c: &Cluster,
     k: &KindSpec,
     ns: Option<&str>,
     sel: Option<&str>,
     o: &CollectOptions,
-) -> Result<Vec<Value>, ApiError> {
-    let items = c
-        .list(&k.path(ns), sel, k.metadata_only, o.page_size)
-        .await?;
-    Ok(match k.keep {
-        Some(keep) => items.into_iter().filter(keep).collect(),
-        None => items,
-    })
+) -> Result<Vec<Object>, ApiError> {
+    let mut items = Vec::new();
+    c.list_pages(
+        &k.path(ns),
+        sel,
+        k.metadata_only,
+        o.page_size,
+        |text, restarted| {
+            if restarted {
+                items.clear();
+            }
+            decode::page(text, k.kind, k.keep, &mut items).map_err(|e| e.to_string())
+        },
+    )
+    .await?;
+    Ok(items)
 }
 
 async fn list_scope(
@@ -244,7 +273,7 @@ async fn list_scope(
     k: &KindSpec,
     ns: Option<&str>,
     o: &CollectOptions,
-) -> Result<Vec<Value>, ApiError> {
+) -> Result<Vec<Object>, ApiError> {
     if k.selectors.is_empty() {
         return list_one(c, k, ns, None, o).await;
     }
@@ -252,12 +281,7 @@ async fn list_scope(
     let mut seen = BTreeSet::new();
     for sel in k.selectors {
         for v in list_one(c, k, ns, Some(sel), o).await? {
-            let uid = v
-                .pointer("/metadata/uid")
-                .and_then(Value::as_str)
-                .unwrap_or("")
-                .to_owned();
-            if uid.is_empty() || seen.insert(uid) {
+            if v.meta.uid.is_empty() || seen.insert(v.meta.uid.clone()) {
                 out.push(v);
             }
         }
@@ -266,15 +290,10 @@ async fn list_scope(
 }
 
 async fn list_kind(c: &Cluster, k: KindSpec, o: &CollectOptions) -> Listed {
-    let to_objects = |vs: Vec<Value>| {
-        vs.into_iter()
-            .map(|v| Object::from_json(k.kind, v))
-            .collect::<Vec<_>>()
-    };
     match list_scope(c, &k, None, o).await {
         Ok(items) => Listed {
             kind: k.kind,
-            items: to_objects(items),
+            items,
             scope: Scope::All,
             gaps: vec![],
         },
@@ -334,7 +353,7 @@ async fn list_kind(c: &Cluster, k: KindSpec, o: &CollectOptions) -> Listed {
             };
             Listed {
                 kind: k.kind,
-                items: to_objects(items),
+                items,
                 scope,
                 gaps,
             }
@@ -397,7 +416,7 @@ pub async fn collect(c: &Cluster, o: &CollectOptions) -> Snapshot {
     snap.crds = crds;
     let listed: Vec<Listed> = stream::iter(specs)
         .map(|k| list_kind(c, k, o))
-        .buffer_unordered(o.concurrency)
+        .buffer_unordered(o.concurrency.min(LIST_CONCURRENCY))
         .collect()
         .await;
     for l in listed {
@@ -606,7 +625,7 @@ async fn read_logs(
                 what: format!("pods/log {namespace}/{pod} [{container}]"),
                 kind: Some("Pod".to_owned()),
                 namespace: Some(namespace),
-                reason: e.to_string(),
+                reason: reason(&e),
             }),
         }
     }

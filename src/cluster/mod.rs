@@ -3,6 +3,7 @@
 
 mod collect;
 mod connect;
+mod decode;
 mod request;
 mod write;
 

@@ -292,10 +292,50 @@ impl Cluster {
         metadata_only: bool,
         page_size: u32,
     ) -> Result<Vec<Value>, ApiError> {
+        let mut items = Vec::new();
+        self.list_pages(
+            path,
+            label_selector,
+            metadata_only,
+            page_size,
+            |text, restarted| {
+                if restarted {
+                    items.clear();
+                }
+                let mut page: Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+                if let Some(Value::Array(a)) = page.get_mut("items").map(Value::take) {
+                    items.extend(a);
+                }
+                Ok(page
+                    .pointer("/metadata/continue")
+                    .and_then(Value::as_str)
+                    .filter(|t| !t.is_empty())
+                    .map(str::to_owned))
+            },
+        )
+        .await?;
+        Ok(items)
+    }
+
+    /// LIST `path` page by page, handing each page's text to `on_page` as it arrives; it decodes
+    /// what it needs and returns the page's continue token, and the text is dropped before the
+    /// next page is requested. When the continue token expires (410 Expired) the list restarts
+    /// from the first page and `on_page` is told so (`restarted = true`: drop what you kept).
+    pub async fn list_pages<F>(
+        &self,
+        path: &str,
+        label_selector: Option<&str>,
+        metadata_only: bool,
+        page_size: u32,
+        mut on_page: F,
+    ) -> Result<(), ApiError>
+    where
+        F: FnMut(&str, bool) -> Result<Option<String>, String>,
+    {
         let r = Request::new(path);
         let mut restarts = 0;
+        let mut restarted = false;
         'restart: loop {
-            let mut items = Vec::new();
             let mut token: Option<String> = None;
             loop {
                 let mut lp = ListParams::default().limit(page_size);
@@ -313,10 +353,12 @@ impl Cluster {
                     }
                     .map_err(|e| ApiError::Transport(e.to_string()))
                 };
-                let page: Value = match self.send(build).await {
-                    Ok(p) => p,
+                let text = match self.send_as(build, Decode::Text).await {
+                    Ok(Body::Text(t)) => t,
+                    Ok(Body::Json(v)) => v.to_string(),
                     Err(e) if e.is_expired() && token.is_some() && restarts < MAX_LIST_RESTARTS => {
                         restarts += 1;
+                        restarted = true;
                         if self.verbose >= 1 {
                             eprintln!(
                                 "kubectl-arc: continue token for {path} expired; listing again"
@@ -326,16 +368,12 @@ impl Cluster {
                     }
                     Err(e) => return Err(e),
                 };
-                if let Some(a) = page.get("items").and_then(Value::as_array) {
-                    items.extend(a.iter().cloned());
-                }
-                token = page
-                    .pointer("/metadata/continue")
-                    .and_then(Value::as_str)
-                    .filter(|t| !t.is_empty())
-                    .map(str::to_owned);
+                token = on_page(&text, std::mem::take(&mut restarted)).map_err(|e| {
+                    ApiError::Transport(format!("cannot decode the answer to LIST {path}: {e}"))
+                })?;
+                drop(text);
                 if token.is_none() {
-                    return Ok(items);
+                    return Ok(());
                 }
             }
         }

@@ -9,7 +9,8 @@ use crate::cluster::{self, CollectOptions};
 use crate::error::{EXIT_FINDINGS, EXIT_OK, Failure};
 use crate::findings::Finding;
 use crate::model::Model;
-use crate::report::{self, ControllerRow, Report, Summary};
+use crate::report::{self, Report, Summary, TableOptions};
+use crate::snapshot::{Scope, Snapshot};
 
 pub async fn run(g: &GlobalArgs, args: &DoctorArgs) -> Result<ExitCode, Failure> {
     let cluster = cluster::connect(g).await?;
@@ -33,6 +34,9 @@ pub async fn run(g: &GlobalArgs, args: &DoctorArgs) -> Result<ExitCode, Failure>
         eprintln!("kubectl-arc: collecting from {}", cluster.server());
     }
     let snap = cluster::collect(&cluster, &options).await;
+    if let Some(msg) = nothing_readable(&snap, &options.fallback_namespaces) {
+        return Err(Failure::cannot_run(msg));
+    }
     if let Some(path) = &args.snapshot_out {
         let json =
             serde_json::to_vec_pretty(&snap).map_err(|e| Failure::cannot_run(e.to_string()))?;
@@ -59,18 +63,22 @@ pub async fn run(g: &GlobalArgs, args: &DoctorArgs) -> Result<ExitCode, Failure>
             summary.api_requests, summary.total
         );
     }
-    let report = Report {
-        api_version: report::API_VERSION,
-        kind: "DoctorReport",
-        summary,
-        controllers: model.controllers.iter().map(ControllerRow::from).collect(),
-        findings,
-        not_checked: snap.gaps.clone(),
-    };
+    let report = Report::new(findings, &snap, &model, summary);
+    drop(snap);
     let text = match g.output {
         Output::Json => report::to_json(&report),
         Output::Yaml => report::to_yaml(&report),
-        Output::Table => report::to_table(&report, use_color(g.no_color)),
+        Output::Table => {
+            let terminal = std::io::stdout().is_terminal();
+            report::to_table(
+                &report,
+                TableOptions {
+                    color: use_color(g.no_color),
+                    width: report::output_width(terminal),
+                    details: g.verbose >= 1,
+                },
+            )
+        }
     };
     let mut stdout = std::io::stdout().lock();
     // A closed pipe (`| head`) is not an error worth reporting.
@@ -82,6 +90,44 @@ pub async fn run(g: &GlobalArgs, args: &DoctorArgs) -> Result<ExitCode, Failure>
         return Err(Failure::cannot_run(format!("cannot write the report: {e}")));
     }
     Ok(ExitCode::from(exit))
+}
+
+/// ARC's own resources, both generations.
+const ARC_KINDS: [&str; 9] = [
+    "AutoscalingRunnerSet",
+    "AutoscalingListener",
+    "EphemeralRunnerSet",
+    "EphemeralRunner",
+    "Runner",
+    "RunnerDeployment",
+    "RunnerReplicaSet",
+    "RunnerSet",
+    "HorizontalRunnerAutoscaler",
+];
+
+/// When no ARC resource could be read anywhere — cluster-wide lists refused and the namespace
+/// fallback refused too — an empty report would read as "healthy". Say so instead.
+fn nothing_readable(snap: &Snapshot, fallback: &[String]) -> Option<String> {
+    let unreadable = snap
+        .collections()
+        .iter()
+        .filter(|(k, _)| ARC_KINDS.contains(k))
+        .all(|(_, c)| c.scope == Scope::None);
+    let refused = snap
+        .gaps
+        .iter()
+        .any(|g| g.kind.as_deref().is_some_and(|k| ARC_KINDS.contains(&k)));
+    if !(unreadable && refused) {
+        return None;
+    }
+    let tried = match fallback {
+        [] => String::new(),
+        [ns] => format!(" or in namespace {ns}"),
+        many => format!(" or in namespaces {}", many.join(", ")),
+    };
+    Some(format!(
+        "nothing was checked: no ARC resource could be read cluster-wide{tried}; run `kubectl arc doctor -n <namespace>` for a namespace you may read (check with `kubectl auth can-i list autoscalingrunnersets.actions.github.com -n <namespace>`)"
+    ))
 }
 
 /// Keep a finding for `-n ns` when it involves that namespace or only cluster-level objects.
