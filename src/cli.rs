@@ -15,8 +15,10 @@ use crate::findings::Severity;
     long_about = None,
     propagate_version = true,
     disable_help_subcommand = true,
-    after_help = "Exit codes: 0 no finding at or above --fail-on, 1 findings at or above it, \
-                  2 usage error, 3 could not run (unreachable, auth, bad kubeconfig)."
+    after_help = "Exit codes: 0 clean (doctor: no finding at or above --fail-on; orphans/drain: \
+                  nothing left to do), 1 findings, or steps pending/skipped/failed/refused, \
+                  2 usage error (incl. a needed --yes), 3 could not run (unreachable, auth, bad \
+                  kubeconfig)."
 )]
 pub struct Cli {
     #[command(flatten)]
