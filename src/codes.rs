@@ -61,7 +61,7 @@ pub const CATALOG: &[CodeInfo] = &[
         severity: r#"high"#,
         meaning: r#"More than one gha controller reconciles the same objects: ≥2 cluster-wide controllers; ≥1 cluster-wide plus ≥1 single-namespace; or ≥2 single-namespace controllers watching the same namespace. Several single-namespace controllers with distinct watched namespaces are a supported setup and are not reported."#,
         why: r#"A second controller release was installed without removing the first (often during a move or an upgrade). Each cluster-wide controller creates its own listener for every scale set, so the listeners fight over one GitHub session and one runner set."#,
-        remedy: r#"Keep one controller. Move the scale sets of the other (`kubectl arc drain`), then `helm uninstall` it; never just delete its namespace."#,
+        remedy: r#"Keep one controller. Move the scale sets of the other (`kubectl arc drain <namespace>` for each of its runner namespaces), then `helm uninstall` it; never just delete its namespace."#,
         module: "multiple_controllers.rs",
     },
     CodeInfo {

@@ -162,3 +162,62 @@ fn finalizers_are_only_stripped_from_deleting_objects() {
         }
     }
 }
+
+/// Every `kubectl arc …` command a remediation or the catalog names exists and parses.
+#[test]
+fn every_command_a_remediation_names_exists() {
+    use clap::Parser;
+    let mut texts: Vec<String> = Vec::new();
+    for id in [
+        "B0", "S1", "S2", "S3", "S4", "S5", "S6", "S6b", "S7", "S8", "S9", "S10", "S11", "S12",
+        "S13", "S14", "S15", "S16", "S17", "S18", "S19", "S20", "L0", "M1",
+    ] {
+        let snap = testing::scenario(id);
+        for f in checks::run(&snap) {
+            texts.extend(f.remediation);
+        }
+    }
+    for c in crate::codes::CATALOG {
+        texts.push(format!("{c:?}"));
+    }
+    let mut seen = 0;
+    for t in &texts {
+        for (i, _) in t.match_indices("`kubectl arc ") {
+            let rest = &t[i + 1..];
+            let end = rest.find('`').unwrap_or(rest.len());
+            let cmd = &rest[..end];
+            // Placeholders like `<its namespace>` count as one argument.
+            let mut flat = String::new();
+            let mut depth = 0;
+            for ch in cmd.chars() {
+                match ch {
+                    '<' => {
+                        depth += 1;
+                        flat.push('<');
+                    }
+                    '>' => depth -= 1,
+                    ' ' if depth > 0 => {}
+                    c => flat.push(c),
+                }
+            }
+            let words: Vec<String> = flat
+                .split_whitespace()
+                .skip(2)
+                .take_while(|w| !w.contains('…'))
+                .map(|w| {
+                    if w.starts_with('<') {
+                        "x".to_owned()
+                    } else {
+                        w.trim_end_matches([',', ';', ')']).to_owned()
+                    }
+                })
+                .collect();
+            let mut argv = vec!["kubectl-arc".to_owned()];
+            argv.extend(words);
+            crate::cli::Cli::try_parse_from(&argv)
+                .unwrap_or_else(|e| panic!("remediation names `{cmd}`, which does not parse: {e}"));
+            seen += 1;
+        }
+    }
+    assert!(seen > 20, "only {seen} commands found");
+}
