@@ -89,6 +89,41 @@ fn orphans_json(c: &TestCluster, extra: &[&str]) -> (i32, Value, String) {
     (out.status.code().unwrap_or(-1), v, err)
 }
 
+/// `orphans --fix --yes --include-confirm -o json`, backups under the cluster's temp dir.
+fn fix_all(c: &TestCluster) -> (i32, Value, String) {
+    let backup = c.dir.path().join("backup").display().to_string();
+    orphans_json(
+        c,
+        &[
+            "--fix",
+            "--yes",
+            "--include-confirm",
+            "--backup-dir",
+            &backup,
+        ],
+    )
+}
+
+/// The outcome of the step whose action matches `pred`, as `result` text.
+fn outcome_of(v: &Value, pred: impl Fn(&Value) -> bool) -> String {
+    let step = v["actions"]
+        .as_array()
+        .expect("actions")
+        .iter()
+        .find(|a| pred(a))
+        .expect("planned")["step"]
+        .clone();
+    v["outcome"]["steps"]
+        .as_array()
+        .expect("steps")
+        .iter()
+        .find(|s| s["step"] == step)
+        .expect("outcome")["result"]
+        .as_str()
+        .unwrap_or("")
+        .to_owned()
+}
+
 /// Every stored object's resourceVersion, by kind/namespace/name.
 fn versions(c: &TestCluster) -> BTreeMap<String, String> {
     let mut out = BTreeMap::new();
@@ -278,16 +313,7 @@ fn fix_leaves_the_planned_state_and_a_second_run_changes_nothing() {
         // Second run: nothing to do, no write, no resourceVersion changes.
         c.server.clear_requests();
         let settled = versions(&c);
-        let (code2, v2, err2) = orphans_json(
-            &c,
-            &[
-                "--fix",
-                "--yes",
-                "--include-confirm",
-                "--backup-dir",
-                &backup_s,
-            ],
-        );
+        let (code2, v2, err2) = fix_all(&c);
         assert_eq!(
             v2["actions"].as_array().map(Vec::len),
             Some(0),
@@ -322,17 +348,7 @@ fn api_version(kind: &Value) -> String {
 fn request_log_proves_the_mutation_mechanics() {
     for id in ["S1", "S2", "S3", "S4", "S12", "S13", "S17"] {
         let c = TestCluster::scenario(id);
-        let backup = c.dir.path().join("b").display().to_string();
-        let (_, v, err) = orphans_json(
-            &c,
-            &[
-                "--fix",
-                "--yes",
-                "--include-confirm",
-                "--backup-dir",
-                &backup,
-            ],
-        );
+        let (_, v, err) = fix_all(&c);
         assert!(v["outcome"].is_object(), "{id}: {err}");
         for r in c.server.requests() {
             if r.path.contains("/secrets") && r.method == "GET" {
@@ -481,17 +497,7 @@ fn an_object_changed_between_plan_and_apply_is_skipped_not_clobbered() {
         )
         .times(1),
     );
-    let backup = c.dir.path().join("b").display().to_string();
-    let (code, v, err) = orphans_json(
-        &c,
-        &[
-            "--fix",
-            "--yes",
-            "--include-confirm",
-            "--backup-dir",
-            &backup,
-        ],
-    );
+    let (code, v, err) = fix_all(&c);
     assert_eq!(hook.fired(), 1, "{err}");
     let step = v["actions"]
         .as_array()
@@ -533,16 +539,7 @@ fn an_object_changed_between_plan_and_apply_is_skipped_not_clobbered() {
     );
     assert_eq!(code, 1, "skipped steps make the run exit 1");
     // The next run re-plans from the new state and finishes.
-    let (code, v2, err) = orphans_json(
-        &c,
-        &[
-            "--fix",
-            "--yes",
-            "--include-confirm",
-            "--backup-dir",
-            &backup,
-        ],
-    );
+    let (code, v2, err) = fix_all(&c);
     assert_eq!(code, 0, "{err}");
     assert!(
         v2["outcome"]["steps"]
@@ -569,35 +566,12 @@ fn a_failed_step_skips_its_dependents_but_not_independent_steps() {
         },
         times: None,
     });
-    let backup = c.dir.path().join("b").display().to_string();
-    let (code, v, _) = orphans_json(
-        &c,
-        &[
-            "--fix",
-            "--yes",
-            "--include-confirm",
-            "--backup-dir",
-            &backup,
-        ],
-    );
+    let (code, v, _) = fix_all(&c);
     assert_eq!(code, 1);
-    let result = |kind: &str, name: &str| -> String {
-        let step = v["actions"]
-            .as_array()
-            .expect("actions")
-            .iter()
-            .find(|a| a["object"]["kind"] == kind && a["object"]["name"] == name)
-            .expect("planned")["step"]
-            .clone();
-        v["outcome"]["steps"]
-            .as_array()
-            .expect("steps")
-            .iter()
-            .find(|s| s["step"] == step)
-            .expect("outcome")["result"]
-            .as_str()
-            .unwrap_or("")
-            .to_owned()
+    let result = |kind: &str, name: &str| {
+        outcome_of(&v, |a| {
+            a["object"]["kind"] == kind && a["object"]["name"] == name
+        })
     };
     assert_eq!(result("Pod", "arc-runner-set-x7k2p-runner-9vbnm"), "failed");
     // The JIT secret is mounted by that pod: it waits for it, so it is skipped.
@@ -624,16 +598,7 @@ fn backups_restore_with_the_real_kubectl_into_a_fresh_server() {
     let c = TestCluster::scenario("S3");
     let backup = c.dir.path().join("backup");
     let backup_s = backup.display().to_string();
-    let (code, v, err) = orphans_json(
-        &c,
-        &[
-            "--fix",
-            "--yes",
-            "--include-confirm",
-            "--backup-dir",
-            &backup_s,
-        ],
-    );
+    let (code, v, err) = fix_all(&c);
     assert_eq!(code, 0, "{err}");
     let files: Vec<_> = std::fs::read_dir(&backup).expect("backup dir").collect();
     // One backup per mutated object.
@@ -683,23 +648,13 @@ mod stranded;
 #[test]
 fn a_thousand_stranded_runners_are_fixed_with_requests_linear_in_the_objects_changed() {
     let c = TestCluster::from_builder(stranded::server(&scenarios_dir(), 100, 1_000));
-    let backup = c.dir.path().join("b").display().to_string();
     let (_, plan, err) = orphans_json(&c, &[]);
     let planned = plan["actions"].as_array().expect("actions");
     // Per runner: strip the registration finalizer, delete pod and JIT secret, strip the runner
     // finalizer.
     assert_eq!(planned.len(), 4_000, "{err}");
     c.server.clear_requests();
-    let (code, v, err) = orphans_json(
-        &c,
-        &[
-            "--fix",
-            "--yes",
-            "--include-confirm",
-            "--backup-dir",
-            &backup,
-        ],
-    );
+    let (code, v, err) = fix_all(&c);
     assert_eq!(code, 0, "{err}");
     assert!(
         v["outcome"]["steps"]
@@ -783,16 +738,7 @@ fn an_interrupted_fix_is_continued_by_the_next_run() {
         "the first run made progress before it was stopped"
     );
     c.server.clear_faults();
-    let (code, v, err) = orphans_json(
-        &c,
-        &[
-            "--fix",
-            "--yes",
-            "--include-confirm",
-            "--backup-dir",
-            &backup,
-        ],
-    );
+    let (code, v, err) = fix_all(&c);
     assert_eq!(code, 0, "{err}\n{}", v["outcome"]);
     assert!(
         c.server

@@ -178,13 +178,7 @@ impl Drain<'_> {
                 if !m.yes && m.dry_run.is_none() && !role.runner {
                     confirm(1)?;
                 }
-                let opts = apply::Options {
-                    include_confirm: true,
-                    server_dry_run: m.dry_run == Some(DryRun::Server),
-                    backup_dir: backup_dir(self.g, m, self.cluster),
-                    concurrency: m.concurrency as usize,
-                    verbose: self.g.verbose,
-                };
+                let opts = self.apply_options();
                 self.force(&opts).await;
             }
             let snap = self.snapshot().await;
@@ -240,13 +234,7 @@ impl Drain<'_> {
         if !m.yes && m.dry_run.is_none() && (!start.actions.is_empty() || self.args.force) {
             confirm(start.actions.len().max(1))?;
         }
-        let opts = apply::Options {
-            include_confirm: true,
-            server_dry_run: m.dry_run == Some(DryRun::Server),
-            backup_dir: backup_dir(self.g, m, self.cluster),
-            concurrency: m.concurrency as usize,
-            verbose: self.g.verbose,
-        };
+        let opts = self.apply_options();
         let outcomes = apply::run(self.cluster, &start, &opts).await;
         let failed_start = outcomes.iter().any(|o| !o.result.ok());
         if outcomes.iter().any(|o| o.backup.is_some()) {
@@ -322,6 +310,18 @@ impl Drain<'_> {
                 self.report.steps.push(o);
             }
             self.report.untouched = p.untouched;
+        }
+    }
+
+    /// Drain's own steps and `--force` include `confirm` steps: `--force` is that confirmation.
+    fn apply_options(&self) -> apply::Options {
+        let m = &self.args.mutate;
+        apply::Options {
+            include_confirm: true,
+            server_dry_run: m.dry_run == Some(DryRun::Server),
+            backup_dir: backup_dir(self.g, m, self.cluster),
+            concurrency: m.concurrency as usize,
+            verbose: self.g.verbose,
         }
     }
 

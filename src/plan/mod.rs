@@ -200,6 +200,18 @@ pub struct Scope {
     pub force_namespace: Option<String>,
 }
 
+impl Scope {
+    /// Is `r` in scope: any object without `namespace`, else objects of that namespace and the
+    /// namespace itself.
+    pub fn covers(&self, r: &ObjectRef) -> bool {
+        match (&self.namespace, &r.namespace) {
+            (None, _) => true,
+            (Some(want), Some(ns)) => want == ns,
+            (Some(want), None) => r.kind == "Namespace" && &r.name == want,
+        }
+    }
+}
+
 /// Build the plan.
 pub fn build(ctx: &Ctx, findings: &[Finding], scope: &Scope) -> Plan {
     let mut b = Builder::new(ctx, findings, scope);
@@ -251,11 +263,7 @@ impl<'c, 'a> Builder<'c, 'a> {
 
     /// Is `r` within the plan's namespace scope?
     pub fn in_scope(&self, r: &ObjectRef) -> bool {
-        match (&self.scope.namespace, &r.namespace) {
-            (None, _) => true,
-            (Some(want), Some(ns)) => want == ns,
-            (Some(want), None) => r.kind == "Namespace" && &r.name == want,
-        }
+        self.scope.covers(r)
     }
 
     /// Finding codes that name `r`.
@@ -419,11 +427,7 @@ impl<'c, 'a> Builder<'c, 'a> {
             scope,
             ..
         } = self;
-        let in_scope = |r: &ObjectRef| match (&scope.namespace, &r.namespace) {
-            (None, _) => true,
-            (Some(want), Some(ns)) => want == ns,
-            (Some(want), None) => r.kind == "Namespace" && &r.name == want,
-        };
+        let in_scope = |r: &ObjectRef| scope.covers(r);
         // In scope: actions on objects of the namespace, plus (transitively) the steps they need
         // first wherever those live (a listener in the controller namespace, a webhook).
         let mut keep: BTreeSet<usize> = (0..actions.len())

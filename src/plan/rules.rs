@@ -394,17 +394,53 @@ fn rebind(b: &mut Builder) {
     }
 }
 
+/// How a finalizer rule starts for `obj`: its strip of `fin` is already planned, or the facts that
+/// make touching it safe (`inherited` from a stranded parent, else its own verdict). `None` after
+/// recording why it is left alone (not stranded, or finalizers the tool does not know).
+enum Start {
+    Planned(Id),
+    Go(Vec<String>),
+}
+
+fn start(
+    b: &mut Builder,
+    obj: &Object,
+    fin: &str,
+    known: &[&str],
+    inherited: Option<&[String]>,
+) -> Option<Start> {
+    let r = obj.meta.obj_ref();
+    let strip = Op::StripFinalizer {
+        finalizer: fin.to_owned(),
+    };
+    if let Some(id) = b.find(&r, &strip) {
+        return Some(Start::Planned(id));
+    }
+    let why = match inherited {
+        Some(w) => w.to_vec(),
+        None => {
+            let v = b.ctx.deletion(obj);
+            stranded(b, obj, v).ok()?
+        }
+    };
+    let unknown = unknown_finalizers(obj, known);
+    if !unknown.is_empty() {
+        b.leave(
+            r,
+            format!(
+                "carries finalizers the tool does not know: {}",
+                unknown.join(", ")
+            ),
+            None,
+        );
+        return None;
+    }
+    Some(Start::Go(why))
+}
+
 /// A deleting (or about-to-be-deleted) EphemeralRunner: pod and JIT secret, registration
 /// finalizer (confirm: it leaks the GitHub runner), runner finalizer. Returns the last action.
 fn runner(b: &mut Builder, er: &Object, inherited: Option<&[String]>) -> Option<Id> {
-    if let Some(id) = b.find(
-        &er.meta.obj_ref(),
-        &Op::StripFinalizer {
-            finalizer: F_ER.to_owned(),
-        },
-    ) {
-        return Some(id);
-    }
     let r = er.meta.obj_ref();
     let ns = er.meta.ns();
     if let Some(job) = job_id(er)
@@ -417,25 +453,10 @@ fn runner(b: &mut Builder, er: &Object, inherited: Option<&[String]>) -> Option<
         );
         return None;
     }
-    let why = match inherited {
-        Some(w) => w.to_vec(),
-        None => {
-            let v = b.ctx.deletion(er);
-            stranded(b, er, v).ok()?
-        }
+    let why = match start(b, er, F_ER, &[F_REG, F_ER], inherited)? {
+        Start::Planned(id) => return Some(id),
+        Start::Go(why) => why,
     };
-    let unknown = unknown_finalizers(er, &[F_REG, F_ER]);
-    if !unknown.is_empty() {
-        b.leave(
-            r,
-            format!(
-                "carries finalizers the tool does not know: {}",
-                unknown.join(", ")
-            ),
-            None,
-        );
-        return None;
-    }
     let (gate, confirm) = namespace_gate(b, er);
     let mut after = gate.clone();
     if !er.meta.is_deleting() {
@@ -516,33 +537,10 @@ fn runner(b: &mut Builder, er: &Object, inherited: Option<&[String]>) -> Option<
 fn runner_set(b: &mut Builder, ers: &Object, inherited: Option<&[String]>) -> Option<Id> {
     let r = ers.meta.obj_ref();
     let fin = ers::finalizer(ers)?;
-    if let Some(id) = b.find(
-        &r,
-        &Op::StripFinalizer {
-            finalizer: fin.to_owned(),
-        },
-    ) {
-        return Some(id);
-    }
-    let why = match inherited {
-        Some(w) => w.to_vec(),
-        None => {
-            let v = b.ctx.deletion(ers);
-            stranded(b, ers, v).ok()?
-        }
+    let why = match start(b, ers, fin, &[fin], inherited)? {
+        Start::Planned(id) => return Some(id),
+        Start::Go(why) => why,
     };
-    let unknown = unknown_finalizers(ers, &[fin]);
-    if !unknown.is_empty() {
-        b.leave(
-            r,
-            format!(
-                "carries finalizers the tool does not know: {}",
-                unknown.join(", ")
-            ),
-            None,
-        );
-        return None;
-    }
     let (gate, confirm) = namespace_gate(b, ers);
     let mut after = gate.clone();
     let mut blocked = Vec::new();
@@ -621,37 +619,13 @@ fn listener(
     inherited: Option<&[String]>,
     after0: &[Id],
 ) -> Option<Id> {
-    let r = al.meta.obj_ref();
     if !al.meta.has_finalizer(F_AL) {
         return after0.last().copied();
     }
-    if let Some(id) = b.find(
-        &r,
-        &Op::StripFinalizer {
-            finalizer: F_AL.to_owned(),
-        },
-    ) {
-        return Some(id);
-    }
-    let why = match inherited {
-        Some(w) => w.to_vec(),
-        None => {
-            let v = b.ctx.deletion(al);
-            stranded(b, al, v).ok()?
-        }
+    let why = match start(b, al, F_AL, &[F_AL], inherited)? {
+        Start::Planned(id) => return Some(id),
+        Start::Go(why) => why,
     };
-    let unknown = unknown_finalizers(al, &[F_AL]);
-    if !unknown.is_empty() {
-        b.leave(
-            r,
-            format!(
-                "carries finalizers the tool does not know: {}",
-                unknown.join(", ")
-            ),
-            None,
-        );
-        return None;
-    }
     let (gate, confirm) = namespace_gate(b, al);
     let mut after: Vec<Id> = after0.iter().chain(gate.iter()).copied().collect();
     let mut pods = Vec::new();
@@ -710,22 +684,9 @@ fn scale_set(b: &mut Builder, ars: &Object) {
     if !ars.meta.has_finalizer(F_ARS) {
         return;
     }
-    let v = b.ctx.deletion(ars);
-    let Ok(why) = stranded(b, ars, v) else {
+    let Some(Start::Go(why)) = start(b, ars, F_ARS, &[F_ARS], None) else {
         return;
     };
-    let unknown = unknown_finalizers(ars, &[F_ARS]);
-    if !unknown.is_empty() {
-        b.leave(
-            r,
-            format!(
-                "carries finalizers the tool does not know: {}",
-                unknown.join(", ")
-            ),
-            None,
-        );
-        return;
-    }
     let (gate, _) = namespace_gate(b, ars);
     let mut after = gate.clone();
     let mut blocked = Vec::new();
