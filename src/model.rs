@@ -13,6 +13,19 @@ use crate::snapshot::{AccessQuestion, Object, ObjectRef, Snapshot};
 pub const GROUP: &str = "actions.github.com";
 pub const LEGACY_GROUP: &str = "actions.summerwind.dev";
 
+/// ARC's own resources, both generations.
+pub const ARC_KINDS: [&str; 9] = [
+    "AutoscalingRunnerSet",
+    "AutoscalingListener",
+    "EphemeralRunnerSet",
+    "EphemeralRunner",
+    "Runner",
+    "RunnerDeployment",
+    "RunnerReplicaSet",
+    "RunnerSet",
+    "HorizontalRunnerAutoscaler",
+];
+
 pub const F_ARS: &str = "autoscalingrunnerset.actions.github.com/finalizer";
 pub const F_AL: &str = "autoscalinglistener.actions.github.com/finalizer";
 /// ERS finalizer at HEAD (unreleased).

@@ -156,7 +156,7 @@ impl Summary {
 }
 
 /// Serialize as JSON (pretty, trailing newline).
-pub fn to_json(r: &Report) -> String {
+pub fn to_json<T: Serialize + ?Sized>(r: &T) -> String {
     let mut s =
         serde_json::to_string_pretty(r).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
     s.push('\n');
@@ -164,7 +164,7 @@ pub fn to_json(r: &Report) -> String {
 }
 
 /// Serialize as YAML.
-pub fn to_yaml(r: &Report) -> String {
+pub fn to_yaml<T: Serialize>(r: &T) -> String {
     let mut s = serde_saphyr::to_string(r).unwrap_or_else(|e| format!("error: {e}"));
     if !s.ends_with('\n') {
         s.push('\n');

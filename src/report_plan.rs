@@ -121,21 +121,6 @@ impl OrphansReport {
     }
 }
 
-pub fn to_json(r: &OrphansReport) -> String {
-    let mut s =
-        serde_json::to_string_pretty(r).unwrap_or_else(|e| format!("{{\"error\":\"{e}\"}}"));
-    s.push('\n');
-    s
-}
-
-pub fn to_yaml(r: &OrphansReport) -> String {
-    let mut s = serde_saphyr::to_string(r).unwrap_or_else(|e| format!("error: {e}\n"));
-    if !s.ends_with('\n') {
-        s.push('\n');
-    }
-    s
-}
-
 fn tag(t: Fix) -> &'static str {
     match t {
         Fix::Auto => "auto",

@@ -683,6 +683,21 @@ impl Snapshot {
     }
 
     /// The collection holding `kind`, for builders (collector, tests).
+    /// The collection holding `kind`, if it is collected at all.
+    pub fn collection(&self, kind: &str) -> Option<&Collection> {
+        self.collections()
+            .into_iter()
+            .find(|(k, _)| *k == kind)
+            .map(|(_, c)| c)
+    }
+
+    /// The collected object `r` names, if it was seen.
+    pub fn find(&self, r: &ObjectRef) -> Option<&Object> {
+        self.collection(&r.kind)?
+            .get(r.namespace.as_deref(), &r.name)
+            .found()
+    }
+
     pub fn collection_mut(&mut self, kind: &str) -> Option<&mut Collection> {
         Some(match kind {
             "Namespace" => &mut self.namespaces,

@@ -18,18 +18,7 @@ use crate::snapshot::{Object, ObjectRef};
 
 use super::Ctx;
 use super::ns_terminating::arc_finalizers;
-
-const ARC_KINDS: [&str; 9] = [
-    "AutoscalingRunnerSet",
-    "AutoscalingListener",
-    "EphemeralRunnerSet",
-    "EphemeralRunner",
-    "Runner",
-    "RunnerDeployment",
-    "RunnerReplicaSet",
-    "RunnerSet",
-    "HorizontalRunnerAutoscaler",
-];
+use crate::model::ARC_KINDS;
 
 const ARC_PART_OF: [&str; 4] = [
     "gha-rs-controller",

@@ -6,7 +6,6 @@
 //! for the user to save there. The text is the same file that goes into the archives
 //! (`scripts/kubectl_complete-arc`, or the `.cmd` variant on Windows).
 
-use std::io::Write;
 use std::process::ExitCode;
 
 use crate::cli::{CompletionArgs, GlobalArgs};
@@ -23,15 +22,8 @@ pub fn helper() -> &'static str {
 }
 
 pub fn run(_g: &GlobalArgs, _args: &CompletionArgs) -> Result<ExitCode, Failure> {
-    let mut out = std::io::stdout().lock();
-    match out
-        .write_all(helper().as_bytes())
-        .and_then(|()| out.flush())
-    {
-        Ok(()) => Ok(ExitCode::SUCCESS),
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => Ok(ExitCode::SUCCESS),
-        Err(e) => Err(Failure::cannot_run(format!("cannot write to stdout: {e}"))),
-    }
+    super::write_stdout(helper())?;
+    Ok(ExitCode::SUCCESS)
 }
 
 #[cfg(test)]

@@ -1,6 +1,6 @@
 //! `kubectl arc doctor`: collect, check, report. Read-only.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use crate::checks;
@@ -8,7 +8,7 @@ use crate::cli::{DoctorArgs, FailOn, GlobalArgs, Output};
 use crate::cluster::{self, CollectOptions};
 use crate::error::{EXIT_FINDINGS, EXIT_OK, Failure};
 use crate::findings::Finding;
-use crate::model::Model;
+use crate::model::{ARC_KINDS, Model};
 use crate::report::{self, Report, Summary, TableOptions};
 use crate::snapshot::{Scope, Snapshot};
 
@@ -80,30 +80,9 @@ pub async fn run(g: &GlobalArgs, args: &DoctorArgs) -> Result<ExitCode, Failure>
             )
         }
     };
-    let mut stdout = std::io::stdout().lock();
-    // A closed pipe (`| head`) is not an error worth reporting.
-    if let Err(e) = stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-        && e.kind() != std::io::ErrorKind::BrokenPipe
-    {
-        return Err(Failure::cannot_run(format!("cannot write the report: {e}")));
-    }
+    super::write_stdout(&text)?;
     Ok(ExitCode::from(exit))
 }
-
-/// ARC's own resources, both generations.
-const ARC_KINDS: [&str; 9] = [
-    "AutoscalingRunnerSet",
-    "AutoscalingListener",
-    "EphemeralRunnerSet",
-    "EphemeralRunner",
-    "Runner",
-    "RunnerDeployment",
-    "RunnerReplicaSet",
-    "RunnerSet",
-    "HorizontalRunnerAutoscaler",
-];
 
 /// When no ARC resource could be read anywhere — cluster-wide lists refused and the namespace
 /// fallback refused too — an empty report would read as "healthy". Say so instead.

@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use serde::Serialize;
 
-use super::orphans::{backup_dir, collect_in, confirm, print};
+use super::orphans::{backup_dir, collect_in, confirm};
 use crate::apply::{self, Outcome, Result_};
 use crate::checks;
 use crate::cli::{DrainArgs, DryRun, GlobalArgs, Output};
@@ -22,6 +22,7 @@ use crate::facts::Ctx;
 use crate::findings::Fix;
 use crate::plan::drain::{self as pd, Check, Role, Stage};
 use crate::plan::{self, Action, GithubLeftover, Plan, Scope, Untouched};
+use crate::report;
 use crate::snapshot::{ObjectRef, Snapshot};
 
 /// The `-o json|yaml` document (README "DrainReport schema").
@@ -491,15 +492,11 @@ impl Drain<'_> {
     fn emit(&self) -> Result<(), Failure> {
         let r = &self.report;
         let text = match self.g.output {
-            Output::Json => {
-                let mut s = serde_json::to_string_pretty(r).unwrap_or_default();
-                s.push('\n');
-                s
-            }
-            Output::Yaml => serde_saphyr::to_string(r).unwrap_or_default(),
+            Output::Json => report::to_json(r),
+            Output::Yaml => report::to_yaml(r),
             Output::Table => table(r),
         };
-        print(&text)
+        super::write_stdout(&text)
     }
 }
 

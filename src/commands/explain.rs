@@ -1,13 +1,13 @@
 //! `kubectl arc explain <CODE>`: what a finding code means, why it happens and how it is fixed,
 //! from the catalog (`src/codes.rs`, the same text as docs/codes.md). No cluster needed.
 
-use std::io::{IsTerminal, Write};
+use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use crate::cli::{ExplainArgs, GlobalArgs, Output};
 use crate::codes::{self, CodeInfo};
 use crate::error::{EXIT_OK, Failure};
-use crate::report::{output_width, wrap};
+use crate::report::{output_width, to_json, to_yaml, wrap};
 
 pub fn run(g: &GlobalArgs, args: &ExplainArgs) -> Result<ExitCode, Failure> {
     let Some(info) = codes::lookup(&args.code) else {
@@ -23,28 +23,11 @@ pub fn run(g: &GlobalArgs, args: &ExplainArgs) -> Result<ExitCode, Failure> {
         )));
     };
     let text = match g.output {
-        Output::Json => {
-            let mut s = serde_json::to_string_pretty(info)
-                .map_err(|e| Failure::cannot_run(e.to_string()))?;
-            s.push('\n');
-            s
-        }
-        Output::Yaml => {
-            let mut s =
-                serde_saphyr::to_string(info).map_err(|e| Failure::cannot_run(e.to_string()))?;
-            if !s.ends_with('\n') {
-                s.push('\n');
-            }
-            s
-        }
+        Output::Json => to_json(info),
+        Output::Yaml => to_yaml(info),
         Output::Table => render(info, output_width(std::io::stdout().is_terminal())),
     };
-    let mut out = std::io::stdout().lock();
-    if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush())
-        && e.kind() != std::io::ErrorKind::BrokenPipe
-    {
-        return Err(Failure::cannot_run(format!("cannot write: {e}")));
-    }
+    super::write_stdout(&text)?;
     Ok(ExitCode::from(EXIT_OK))
 }
 

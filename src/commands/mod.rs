@@ -73,6 +73,21 @@ pub fn main(args: impl IntoIterator<Item = OsString>) -> ExitCode {
     }
 }
 
+/// Write a command's result to stdout. A closed pipe (`| head`) is not an error worth reporting.
+pub(crate) fn write_stdout(text: &str) -> Result<(), Failure> {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    match stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
+            Err(Failure::cannot_run(format!("cannot write to stdout: {e}")))
+        }
+        _ => Ok(()),
+    }
+}
+
 /// A bug must still end with one line and exit 3, not a backtrace (unless RUST_BACKTRACE asks).
 fn install_panic_hook() {
     if std::env::var_os("RUST_BACKTRACE").is_some() {

@@ -14,6 +14,7 @@ use crate::error::{EXIT_FINDINGS, EXIT_OK, Failure};
 use crate::facts::Ctx;
 use crate::findings::Fix;
 use crate::plan::{self, Plan, Scope};
+use crate::report;
 use crate::report_plan::{self, OrphansReport, Outcome as ReportOutcome};
 use crate::snapshot::Snapshot;
 
@@ -80,7 +81,7 @@ pub async fn run(g: &GlobalArgs, args: &OrphansArgs) -> Result<ExitCode, Failure
     report.summary.api_requests = cluster.request_count();
     if g.output == Output::Table {
         let text = report_plan::outcome_table(&report);
-        print(&text)?;
+        super::write_stdout(&text)?;
     } else {
         emit(g, &report)?;
     }
@@ -165,14 +166,7 @@ async fn settle(
 
 /// A deleted object is gone, or still held by finalizers (then it is reported as pending).
 fn gone_or_held(snap: &Snapshot, a: &plan::Action) -> bool {
-    let Some((_, c)) = snap.collections().into_iter().find(|(_, c)| {
-        c.iter()
-            .next()
-            .is_some_and(|o| o.meta.kind == a.object.kind)
-    }) else {
-        return true;
-    };
-    match c.get(a.object.namespace.as_deref(), &a.object.name).found() {
+    match snap.find(&a.object) {
         None => true,
         Some(o) => o.meta.uid != a.uid || !o.meta.finalizers.is_empty(),
     }
@@ -251,22 +245,9 @@ fn context_name(g: &GlobalArgs) -> Option<String> {
 
 fn emit(g: &GlobalArgs, report: &OrphansReport) -> Result<(), Failure> {
     let text = match g.output {
-        Output::Json => report_plan::to_json(report),
-        Output::Yaml => report_plan::to_yaml(report),
+        Output::Json => report::to_json(report),
+        Output::Yaml => report::to_yaml(report),
         Output::Table => report_plan::plan_table(report),
     };
-    print(&text)
-}
-
-pub(crate) fn print(text: &str) -> Result<(), Failure> {
-    let mut stdout = std::io::stdout().lock();
-    match stdout
-        .write_all(text.as_bytes())
-        .and_then(|()| stdout.flush())
-    {
-        Err(e) if e.kind() != std::io::ErrorKind::BrokenPipe => {
-            Err(Failure::cannot_run(format!("cannot write the report: {e}")))
-        }
-        _ => Ok(()),
-    }
+    super::write_stdout(&text)
 }

@@ -13,7 +13,8 @@ use crate::findings::{Finding, Fix};
 use crate::model::{self, F_CP, L_LISTENER_NAME, L_LISTENER_NS};
 use crate::snapshot::{Object, ObjectRef, Snapshot};
 
-use super::{Builder, Op, Phase, Plan, Scope};
+use super::rules::delete_obj;
+use super::{Builder, Phase, Plan, Scope};
 
 /// What a namespace is to ARC.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -233,26 +234,18 @@ pub fn start_plan(ctx: &Ctx, findings: &[Finding], ns: &str) -> Plan {
     let mut hooks = Vec::new();
     for f in findings.iter().filter(|f| f.code == "LEG-WEBHOOK-DANGLING") {
         let Some(r) = f.primary() else { continue };
-        let coll = if r.kind == "MutatingWebhookConfiguration" {
-            &ctx.snap.mutating_webhooks
-        } else {
-            &ctx.snap.validating_webhooks
-        };
-        if let Some(o) = coll.get(None, &r.name).found()
+        if let Some(o) = ctx.snap.find(r)
             && ctx.snap.runners.in_namespace(ns).next().is_some()
         {
-            hooks.push(b.add(
+            hooks.push(delete_obj(
+                &mut b,
                 Phase::Webhooks,
                 o,
-                Op::Delete {
-                    grace_period_zero: false,
-                },
                 Fix::Auto,
-                &[],
                 vec![
-                        "its Service is gone: every Runner write fails while it is registered"
-                            .to_owned(),
-                    ],
+                    "its Service is gone: every Runner write fails while it is registered"
+                        .to_owned(),
+                ],
                 &[],
             ));
         }
@@ -268,17 +261,7 @@ pub fn start_plan(ctx: &Ctx, findings: &[Finding], ns: &str) -> Plan {
                 "Helm release {r}: run `helm uninstall {r} -n {ns}` afterwards to remove the chart's objects"
             ));
         }
-        b.add(
-            Phase::Orphans,
-            ars,
-            Op::Delete {
-                grace_period_zero: false,
-            },
-            Fix::Auto,
-            &[],
-            why,
-            &[],
-        );
+        delete_obj(&mut b, Phase::Orphans, ars, Fix::Auto, why, &[]);
     }
     let hras: Vec<_> = ctx
         .snap
@@ -286,14 +269,11 @@ pub fn start_plan(ctx: &Ctx, findings: &[Finding], ns: &str) -> Plan {
         .in_namespace(ns)
         .filter(|o| !o.meta.is_deleting())
         .map(|o| {
-            b.add(
+            delete_obj(
+                &mut b,
                 Phase::Legacy,
                 o,
-                Op::Delete {
-                    grace_period_zero: false,
-                },
                 Fix::Auto,
-                &[],
                 vec!["stop scaling first (§5.4)".to_owned()],
                 &hooks,
             )
@@ -307,17 +287,7 @@ pub fn start_plan(ctx: &Ctx, findings: &[Finding], ns: &str) -> Plan {
         .chain(ctx.snap.runner_sets.in_namespace(ns))
         .filter(|o| !o.meta.is_deleting())
     {
-        b.add(
-            Phase::Legacy,
-            o,
-            Op::Delete {
-                grace_period_zero: false,
-            },
-            Fix::Auto,
-            &[],
-            vec!["the legacy controller removes its RunnerReplicaSets, Runners and pods (deregistering them)".to_owned()],
-            &pre,
-        );
+        delete_obj(&mut b, Phase::Legacy, o, Fix::Auto, vec!["the legacy controller removes its RunnerReplicaSets, Runners and pods (deregistering them)".to_owned()], &pre);
     }
     b.finish()
 }

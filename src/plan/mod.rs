@@ -106,10 +106,6 @@ impl Op {
             Op::CreateNamespace => "create namespace (temporary)".to_owned(),
         }
     }
-
-    pub fn is_write(&self) -> bool {
-        true
-    }
 }
 
 /// One step of the plan.

@@ -184,7 +184,7 @@ fn tag(base: Fix, confirm: bool) -> Fix {
 }
 
 /// Delete an object that has no finalizers (or whose finalizers the caller strips after).
-fn delete_obj(
+pub(super) fn delete_obj(
     b: &mut Builder,
     phase: Phase,
     obj: &Object,
@@ -305,15 +305,10 @@ fn shared_ids(b: &mut Builder) {
 
 /// `LEG-WEBHOOK-DANGLING`: delete configurations whose Service is gone, before any Runner write.
 fn webhooks(b: &mut Builder) {
-    let fs: Vec<Finding> = codes(b.findings, "LEG-WEBHOOK-DANGLING");
+    let fs = codes(b.findings, "LEG-WEBHOOK-DANGLING");
     for f in fs {
         let Some(r) = f.primary() else { continue };
-        let coll = if r.kind == "MutatingWebhookConfiguration" {
-            &b.ctx.snap.mutating_webhooks
-        } else {
-            &b.ctx.snap.validating_webhooks
-        };
-        let Some(o) = lookup(coll.get(None, &r.name)) else {
+        let Some(o) = b.ctx.snap.find(r) else {
             continue;
         };
         let why = vec![
@@ -500,9 +495,9 @@ fn runner(b: &mut Builder, er: &Object, inherited: Option<&[String]>) -> Option<
         }
         after.push(id);
     }
-    for (kind, coll) in [("Pod", &b.ctx.snap.pods), ("Secret", &b.ctx.snap.secrets)] {
+    // The runner pod, then its JIT secret (same name as the runner).
+    for coll in [&b.ctx.snap.pods, &b.ctx.snap.secrets] {
         if let Some(o) = lookup(coll.get(Some(ns), &er.meta.name)) {
-            let _ = kind;
             let id = delete_obj(
                 b,
                 Phase::Runners,
@@ -630,15 +625,7 @@ fn listener(
     let mut after: Vec<Id> = after0.iter().chain(gate.iter()).copied().collect();
     let mut pods = Vec::new();
     for child in listener::leftovers(b.ctx, al) {
-        let coll = match child.kind.as_str() {
-            "Pod" => &b.ctx.snap.pods,
-            "Secret" => &b.ctx.snap.secrets,
-            "ServiceAccount" => &b.ctx.snap.service_accounts,
-            "Role" => &b.ctx.snap.roles,
-            "RoleBinding" => &b.ctx.snap.role_bindings,
-            _ => continue,
-        };
-        let Some(o) = lookup(coll.get(child.namespace.as_deref(), &child.name)) else {
+        let Some(o) = b.ctx.snap.find(&child) else {
             continue;
         };
         // The config/proxy secrets are mounted by the pod: the pod goes first.
@@ -799,7 +786,11 @@ fn scale_set(b: &mut Builder, ars: &Object) {
         let Some(name) = ars.meta.annotation(annotation) else {
             continue;
         };
-        let Some(o) = chart_object(b, kind, ars.meta.ns(), name) else {
+        let Some(o) = b
+            .ctx
+            .snap
+            .find(&ObjectRef::namespaced(kind, ars.meta.ns(), name))
+        else {
             continue;
         };
         if o.meta.has_finalizer(F_CP) {
@@ -812,18 +803,6 @@ fn scale_set(b: &mut Builder, ars: &Object) {
             );
         }
     }
-}
-
-fn chart_object<'a>(b: &Builder<'_, 'a>, kind: &str, ns: &str, name: &str) -> Option<&'a Object> {
-    let snap = b.ctx.snap;
-    let coll = match kind {
-        "Secret" => &snap.secrets,
-        "Role" => &snap.roles,
-        "RoleBinding" => &snap.role_bindings,
-        "ServiceAccount" => &snap.service_accounts,
-        _ => return None,
-    };
-    lookup(coll.get(Some(ns), name))
 }
 
 /// Strip `cleanup-protection` from a chart object (deleting: it then goes; not deleting: delete it
@@ -945,7 +924,9 @@ fn protected_objects(b: &mut Builder) {
         if b.has_actions(r) {
             continue;
         }
-        let Some(o) = find_obj(b, r) else { continue };
+        let Some(o) = b.ctx.snap.find(r) else {
+            continue;
+        };
         if !o.meta.finalizers.is_empty() {
             continue;
         }
@@ -1081,7 +1062,9 @@ fn orphans(b: &mut Builder) {
             targets.sort_by_key(|t| (t.kind == "Secret", t.clone()));
             let mut pods: Vec<(ObjectRef, Id)> = Vec::new();
             for t in targets {
-                let Some(o) = find_obj(b, &t) else { continue };
+                let Some(o) = b.ctx.snap.find(&t) else {
+                    continue;
+                };
                 if o.meta.is_deleting() {
                     continue;
                 }
@@ -1238,7 +1221,9 @@ fn legacy(b: &mut Builder) {
             if !matches!(r.kind.as_str(), "Runner" | "Pod") {
                 continue;
             }
-            let Some(o) = find_obj(b, r) else { continue };
+            let Some(o) = b.ctx.snap.find(r) else {
+                continue;
+            };
             if !o.meta.is_deleting() {
                 b.leave(
                     r.clone(),
@@ -1344,12 +1329,7 @@ fn cluster_rbac(b: &mut Builder) {
             .iter()
             .filter(|o| matches!(o.kind.as_str(), "ClusterRoleBinding" | "ClusterRole"))
         {
-            let coll = if r.kind == "ClusterRole" {
-                &b.ctx.snap.cluster_roles
-            } else {
-                &b.ctx.snap.cluster_role_bindings
-            };
-            let Some(o) = lookup(coll.get(None, &r.name)) else {
+            let Some(o) = b.ctx.snap.find(r) else {
                 continue;
             };
             if !o.meta.finalizers.is_empty() {
@@ -1369,7 +1349,9 @@ fn missing_namespaces(b: &mut Builder) {
             if b.has_actions(r) || r.namespace.is_none() {
                 continue;
             }
-            let Some(o) = find_obj(b, r) else { continue };
+            let Some(o) = b.ctx.snap.find(r) else {
+                continue;
+            };
             if o.meta
                 .namespace
                 .as_deref()
@@ -1422,8 +1404,8 @@ fn missing_namespaces(b: &mut Builder) {
 
 /// Every object a finding names that no action touches: say why.
 fn leave_the_rest(b: &mut Builder) {
-    let findings: Vec<Finding> = b.findings.to_vec();
-    for f in &findings {
+    let findings = b.findings;
+    for f in findings {
         let Some(r) = f.primary() else { continue };
         if b.has_actions(r) || b.is_left(r) {
             continue;
@@ -1442,12 +1424,10 @@ fn leave_the_rest(b: &mut Builder) {
             ),
             _ => format!("{}: no safe automatic action applies", f.code),
         };
-        let by = r.namespace.as_deref().and_then(|ns| live_controller(b, ns));
-        let by = if f.code == "ARC-DELETION-PROGRESSING" {
-            by
-        } else {
-            None
-        };
+        // Only a progressing deletion has someone expected to finish it.
+        let by = (f.code == "ARC-DELETION-PROGRESSING")
+            .then(|| r.namespace.as_deref().and_then(|ns| live_controller(b, ns)))
+            .flatten();
         b.leave(r.clone(), reason, by);
     }
 }
@@ -1458,15 +1438,4 @@ fn codes(findings: &[Finding], code: &str) -> Vec<Finding> {
         .filter(|f| f.code == code)
         .cloned()
         .collect()
-}
-
-/// The snapshot object a reference names.
-fn find_obj<'a>(b: &Builder<'_, 'a>, r: &ObjectRef) -> Option<&'a Object> {
-    let snap = b.ctx.snap;
-    let coll = snap
-        .collections()
-        .into_iter()
-        .find(|(_, c)| c.iter().next().is_some_and(|o| o.meta.kind == r.kind))
-        .map(|(_, c)| c)?;
-    lookup(coll.get(r.namespace.as_deref(), &r.name))
 }
