@@ -20,6 +20,8 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use crate::node::Node;
+
 use crate::findings::Finding;
 use crate::model;
 use crate::snapshot::{Object, ObjectRef, PodLog, Snapshot};
@@ -461,7 +463,7 @@ fn finding_names(snap: &Snapshot, f: &Finding) -> Vec<Name> {
             "MutatingWebhookConfiguration" | "ValidatingWebhookConfiguration" => {
                 for w in obj.map(|o| o.array("/webhooks")).unwrap_or(&[]) {
                     for ptr in ["/name", "/clientConfig/service/name"] {
-                        if let Some(s) = w.pointer(ptr).and_then(Value::as_str) {
+                        if let Some(s) = w.pointer(ptr).and_then(Node::as_str) {
                             push(s.to_owned(), false);
                         }
                     }

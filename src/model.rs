@@ -295,7 +295,7 @@ pub fn arg_value<'a>(args: &'a [String], flag: &str) -> Option<&'a str> {
 }
 
 /// Containers of a Deployment's or Pod's pod spec.
-pub fn containers(obj: &Object) -> &[serde_json::Value] {
+pub fn containers(obj: &Object) -> &[crate::node::Node] {
     if obj.meta.kind == "Pod" {
         obj.array("/spec/containers")
     } else {
@@ -303,7 +303,7 @@ pub fn containers(obj: &Object) -> &[serde_json::Value] {
     }
 }
 
-fn strings(v: &serde_json::Value) -> Vec<String> {
+fn strings(v: &crate::node::Node) -> Vec<String> {
     v.as_array()
         .map(|a| {
             a.iter()
@@ -354,7 +354,7 @@ pub fn controller_generation(dep: &Object) -> Option<Generation> {
 }
 
 /// The manager container (named `manager`, else the first).
-fn manager_container(dep: &Object) -> Option<&serde_json::Value> {
+fn manager_container(dep: &Object) -> Option<&crate::node::Node> {
     let cs = containers(dep);
     cs.iter()
         .find(|c| c["name"] == "manager")

@@ -5,7 +5,7 @@
 //! Aggregated ClusterRoles are evaluated from their stored rules (the API server keeps them
 //! filled in), so no aggregation logic is needed here.
 
-use serde_json::Value;
+use crate::node::Node;
 
 use crate::snapshot::{Lookup, Object, Snapshot};
 
@@ -21,7 +21,7 @@ pub fn service_account_groups(user: &str) -> Vec<String> {
     groups
 }
 
-fn subject_matches(s: &Value, user: &str, groups: &[String]) -> bool {
+fn subject_matches(s: &Node, user: &str, groups: &[String]) -> bool {
     let kind = s["kind"].as_str().unwrap_or("");
     let name = s["name"].as_str().unwrap_or("");
     match kind {
@@ -35,7 +35,7 @@ fn subject_matches(s: &Value, user: &str, groups: &[String]) -> bool {
     }
 }
 
-fn list_has(v: &Value, want: &str) -> bool {
+fn list_has(v: &Node, want: &str) -> bool {
     v.as_array().is_some_and(|a| {
         a.iter()
             .any(|x| x.as_str().is_some_and(|x| x == "*" || x == want))
@@ -44,7 +44,7 @@ fn list_has(v: &Value, want: &str) -> bool {
 
 /// Does one PolicyRule allow the request?
 pub fn rule_allows(
-    rule: &Value,
+    rule: &Node,
     verb: &str,
     group: &str,
     resource: &str,
@@ -54,7 +54,7 @@ pub fn rule_allows(
         return false;
     }
     let resource_ok = rule["resources"].as_array().is_some_and(|rs| {
-        rs.iter().filter_map(Value::as_str).any(|r| {
+        rs.iter().filter_map(Node::as_str).any(|r| {
             r == "*"
                 || r == resource
                 || (resource.contains('/')
@@ -77,7 +77,7 @@ pub fn rule_allows(
     }
 }
 
-fn role_rules<'a>(snap: &'a Snapshot, binding: &Object) -> Option<&'a [Value]> {
+fn role_rules<'a>(snap: &'a Snapshot, binding: &Object) -> Option<&'a [Node]> {
     let kind = binding.str("/roleRef/kind").unwrap_or("");
     let name = binding.str("/roleRef/name").unwrap_or("");
     let lookup = match kind {
@@ -158,7 +158,7 @@ mod tests {
     use crate::snapshot::Collection;
     use serde_json::json;
 
-    fn o(kind: &str, v: Value) -> Object {
+    fn o(kind: &str, v: serde_json::Value) -> Object {
         Object::from_json(kind, v)
     }
 

@@ -8,10 +8,13 @@
 //! Every collection records how far it was listed ([`Scope`]): a lookup outside that scope returns
 //! [`Lookup::Unknown`], never "missing" — a 403 means "not checked", not "absent".
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use serde::Serialize;
 use serde_json::Value;
+
+use crate::intern::StrMap;
+use crate::node::Node;
 
 /// `metadata` of any object, in the shape the checks need.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -23,8 +26,8 @@ pub struct Meta {
     pub name: String,
     pub uid: String,
     pub resource_version: String,
-    pub labels: BTreeMap<String, String>,
-    pub annotations: BTreeMap<String, String>,
+    pub labels: StrMap,
+    pub annotations: StrMap,
     pub finalizers: Vec<String>,
     pub deletion_timestamp: Option<String>,
     pub creation_timestamp: Option<String>,
@@ -45,13 +48,14 @@ impl Meta {
     /// Parse `metadata` of a Kubernetes object (or of a PartialObjectMetadata item).
     pub fn from_json(kind: &str, metadata: &Value) -> Meta {
         let s = |k: &str| metadata.get(k).and_then(Value::as_str).map(str::to_owned);
-        let map = |k: &str| -> BTreeMap<String, String> {
+        let map = |k: &str, dropped: &[&str]| -> StrMap {
             metadata
                 .get(k)
                 .and_then(Value::as_object)
                 .map(|m| {
                     m.iter()
-                        .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_owned())))
+                        .filter_map(|(k, v)| v.as_str().map(|v| (k, v)))
+                        .filter(|(k, _)| !dropped.contains(&k.as_str()))
                         .collect()
                 })
                 .unwrap_or_default()
@@ -90,11 +94,8 @@ impl Meta {
             name: s("name").unwrap_or_default(),
             uid: s("uid").unwrap_or_default(),
             resource_version: s("resourceVersion").unwrap_or_default(),
-            labels: map("labels"),
-            annotations: map("annotations")
-                .into_iter()
-                .filter(|(k, _)| !DROPPED_ANNOTATIONS.contains(&k.as_str()))
-                .collect(),
+            labels: map("labels", &[]),
+            annotations: map("annotations", DROPPED_ANNOTATIONS),
             finalizers,
             deletion_timestamp: s("deletionTimestamp"),
             creation_timestamp: s("creationTimestamp"),
@@ -103,11 +104,11 @@ impl Meta {
     }
 
     pub fn label(&self, key: &str) -> Option<&str> {
-        self.labels.get(key).map(String::as_str)
+        self.labels.get(key)
     }
 
     pub fn annotation(&self, key: &str) -> Option<&str> {
-        self.annotations.get(key).map(String::as_str)
+        self.annotations.get(key)
     }
 
     pub fn is_deleting(&self) -> bool {
@@ -183,11 +184,11 @@ impl std::fmt::Display for ObjectRef {
 }
 
 /// One collected object: metadata plus the rest of its body (without `metadata`).
-/// For metadata-only collections `body` is `Value::Null`.
+/// For metadata-only collections `body` is `Node::Null`.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Object {
     pub meta: Meta,
-    pub body: Value,
+    pub body: Node,
 }
 
 impl Object {
@@ -199,7 +200,7 @@ impl Object {
         let Value::Object(mut m) = v else {
             return Object {
                 meta: Meta::from_json(kind, &Value::Null),
-                body: Value::Null,
+                body: Node::Null,
             };
         };
         let metadata = m.remove("metadata").unwrap_or(Value::Null);
@@ -213,9 +214,9 @@ impl Object {
             }
         }
         let body = if body.is_empty() {
-            Value::Null
+            Node::Null
         } else {
-            Value::Object(body)
+            Node::from(Value::Object(body))
         };
         Object { meta, body }
     }
@@ -234,33 +235,30 @@ impl Object {
                 m.remove("stringData");
             }
             if !m.is_empty() {
-                o.body = Value::Object(m);
+                o.body = Node::from(Value::Object(m));
             }
         }
         o
     }
 
     /// The value at a JSON pointer into the body, e.g. `/spec/githubConfigSecret`.
-    pub fn at(&self, pointer: &str) -> Option<&Value> {
+    pub fn at(&self, pointer: &str) -> Option<&Node> {
         self.body.pointer(pointer)
     }
 
     /// A non-empty string at a JSON pointer.
     pub fn str(&self, pointer: &str) -> Option<&str> {
         self.at(pointer)
-            .and_then(Value::as_str)
+            .and_then(Node::as_str)
             .filter(|s| !s.is_empty())
     }
 
     pub fn i64(&self, pointer: &str) -> Option<i64> {
-        self.at(pointer).and_then(Value::as_i64)
+        self.at(pointer).and_then(Node::as_i64)
     }
 
-    pub fn array(&self, pointer: &str) -> &[Value] {
-        self.at(pointer)
-            .and_then(Value::as_array)
-            .map(Vec::as_slice)
-            .unwrap_or(&[])
+    pub fn array(&self, pointer: &str) -> &[Node] {
+        self.at(pointer).and_then(Node::as_array).unwrap_or(&[])
     }
 }
 

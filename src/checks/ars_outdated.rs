@@ -78,7 +78,7 @@ mod tests {
             Some("arc-runners"),
             "arc-runner-set",
         );
-        ars.body["status"]["phase"] = json!("Outdated");
+        ars.body["status"]["phase"] = json!("Outdated").into();
         ars.meta.annotations.remove(model::A_SCALE_SET_ID);
         let f = check(&Ctx::new(&snap));
         assert_eq!(f.len(), 1);
@@ -103,7 +103,7 @@ mod tests {
             Some("arc-runners"),
             "arc-runner-set",
         );
-        ars.body["status"]["phase"] = json!("Outdated");
+        ars.body["status"]["phase"] = json!("Outdated").into();
         ars.meta.deletion_timestamp = Some("2026-07-01T10:00:00Z".to_owned());
         assert!(check(&Ctx::new(&snap)).is_empty());
     }

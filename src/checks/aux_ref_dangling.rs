@@ -201,12 +201,12 @@ mod tests {
             Some("arc-systems"),
             "arc-gha-rs-controller",
         );
-        let args = dep
-            .body
-            .pointer_mut("/spec/template/spec/containers/0/args")
-            .and_then(Value::as_array_mut)
-            .expect("B0 controller has args");
-        args.push(json!("--auto-scaler-image-pull-secrets=regcred,other"));
+        dep.body.edit(|b| {
+            b.pointer_mut("/spec/template/spec/containers/0/args")
+                .and_then(Value::as_array_mut)
+                .expect("B0 controller has args")
+                .push(json!("--auto-scaler-image-pull-secrets=regcred,other"));
+        });
         s.secrets.items.push(obj(
             "Secret",
             json!({"metadata":{"name":"other","namespace":"arc-systems"}}),

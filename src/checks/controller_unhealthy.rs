@@ -43,7 +43,7 @@ impl Misconfig {
     }
 }
 
-fn manager(dep: &Object) -> Option<&serde_json::Value> {
+fn manager(dep: &Object) -> Option<&crate::node::Node> {
     let cs = model::containers(dep);
     cs.iter()
         .find(|c| c["name"] == "manager")
@@ -251,7 +251,7 @@ mod tests {
     #[test]
     fn no_available_replica_is_high() {
         let mut snap = testing::scenario("B0");
-        b0_dep(&mut snap).body["status"]["availableReplicas"] = json!(0);
+        b0_dep(&mut snap).body["status"]["availableReplicas"] = json!(0).into();
         let f = check(&Ctx::new(&snap));
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].severity, Severity::High);
@@ -270,9 +270,9 @@ mod tests {
         let mut snap = testing::scenario("B0");
         {
             let dep = b0_dep(&mut snap);
-            dep.body["status"]["availableReplicas"] = json!(0);
+            dep.body["status"]["availableReplicas"] = json!(0).into();
             dep.body["spec"]["template"]["spec"]["containers"][0]["image"] =
-                json!("ghcr.io/actions/gha-runner-scale-set-controller:0.15.0");
+                json!("ghcr.io/actions/gha-runner-scale-set-controller:0.15.0").into();
         }
         let ars = testing::get_mut(
             &mut snap,
@@ -295,14 +295,15 @@ mod tests {
     fn missing_pod_namespace_env_is_named_when_the_controller_is_down() {
         let mut snap = testing::scenario("B0");
         let dep = b0_dep(&mut snap);
-        dep.body["status"]["availableReplicas"] = json!(0);
-        if let Some(env) = dep
-            .body
-            .pointer_mut("/spec/template/spec/containers/0/env")
-            .and_then(|e| e.as_array_mut())
-        {
-            env.retain(|e| e["name"] != POD_NS_ENV);
-        }
+        dep.body["status"]["availableReplicas"] = json!(0).into();
+        dep.body.edit(|b| {
+            if let Some(env) = b
+                .pointer_mut("/spec/template/spec/containers/0/env")
+                .and_then(|e| e.as_array_mut())
+            {
+                env.retain(|e| e["name"] != POD_NS_ENV);
+            }
+        });
         let f = check(&Ctx::new(&snap));
         assert_eq!(f.len(), 1);
         assert!(f[0].message.contains(POD_NS_ENV));

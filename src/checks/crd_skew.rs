@@ -187,7 +187,7 @@ mod tests {
             .items
             .first_mut()
             .expect("B0 has an ER");
-        er.body["status"]["failures"] = json!({"3f0c": true});
+        er.body["status"]["failures"] = json!({"3f0c": true}).into();
         let ctx = Ctx::new(&snap);
         let f = check(&ctx);
         assert_eq!(f.len(), 1);

@@ -316,9 +316,7 @@ mod tests {
     fn unrelated_releases_are_ignored() {
         let mut snap = testing::scenario("B0");
         let mut s = release_secret(1, "pending-install");
-        s.meta
-            .labels
-            .insert("name".to_owned(), "postgres".to_owned());
+        s.meta.labels.insert("name", "postgres");
         s.meta.name = "sh.helm.release.v1.postgres.v1".to_owned();
         snap.secrets.items.push(s);
         assert!(check(&Ctx::new(&snap)).is_empty());

@@ -23,16 +23,15 @@ const POD_CREDS_ANNOTATION: &str = "actions-runner/github-api-creds-secret";
 /// controller cannot talk to GitHub without them: those count; other optional refs do not.
 pub(crate) fn controller_env_secrets(dep: &Object) -> Vec<String> {
     let mut out = Vec::new();
-    let list = |v: &serde_json::Value| v.as_array().cloned().unwrap_or_default();
     for c in model::containers(dep) {
-        for e in list(&c["env"]) {
+        for e in c["env"].as_array().unwrap_or(&[]) {
             let r = &e["valueFrom"]["secretKeyRef"];
             let auth = e["name"].as_str().is_some_and(|n| n.starts_with("GITHUB_"));
             if let Some(n) = r["name"].as_str().filter(|_| auth || r["optional"] != true) {
                 out.push(n.to_owned());
             }
         }
-        for e in list(&c["envFrom"]) {
+        for e in c["envFrom"].as_array().unwrap_or(&[]) {
             let r = &e["secretRef"];
             if let Some(n) = r["name"].as_str().filter(|_| r["optional"] != true) {
                 out.push(n.to_owned());

@@ -8,7 +8,7 @@
 
 use std::collections::BTreeSet;
 
-use serde_json::Value;
+use crate::node::Node;
 
 use crate::findings::{Finding, Severity};
 use crate::model::LEGACY_GROUP;
@@ -34,7 +34,7 @@ pub(crate) struct DanglingHook<'a> {
     pub service: ObjectRef,
     pub broken: Broken,
     /// `rules` of the webhook, to tell which writes it blocks.
-    pub rules: &'a [Value],
+    pub rules: &'a [Node],
 }
 
 impl DanglingHook<'_> {
@@ -66,7 +66,7 @@ impl DanglingHook<'_> {
 
     /// Does this webhook intercept `operation` on `resource`?
     pub fn intercepts(&self, resource: &str, operation: &str) -> bool {
-        let has = |v: &Value, want: &str| {
+        let has = |v: &Node, want: &str| {
             v.as_array().is_some_and(|a| {
                 a.iter()
                     .any(|x| x.as_str().is_some_and(|x| x == "*" || x == want))
@@ -124,7 +124,7 @@ pub(crate) fn dangling_hooks<'a>(ctx: &Ctx<'a>) -> Vec<DanglingHook<'a>> {
                     webhook: name.to_owned(),
                     service: ObjectRef::namespaced("Service", ns, sname),
                     broken: b,
-                    rules: hook["rules"].as_array().map(Vec::as_slice).unwrap_or(&[]),
+                    rules: hook["rules"].as_array().unwrap_or(&[]),
                 });
             }
         }

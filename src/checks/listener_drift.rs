@@ -8,7 +8,7 @@
 //!
 //! One finding per listener, listing every drift found.
 
-use serde_json::Value;
+use crate::node::Node;
 
 use crate::findings::{Finding, Fix, Severity};
 use crate::model::{self, L_LISTENER_NAME, L_LISTENER_NS};
@@ -125,13 +125,8 @@ fn ers_resource_names(role: &Object) -> Vec<&str> {
                 .as_array()
                 .is_some_and(|rs| rs.iter().any(|x| x == "ephemeralrunnersets"))
         })
-        .flat_map(|r| {
-            r["resourceNames"]
-                .as_array()
-                .map(Vec::as_slice)
-                .unwrap_or(&[])
-        })
-        .filter_map(Value::as_str)
+        .flat_map(|r| r["resourceNames"].as_array().unwrap_or(&[]))
+        .filter_map(Node::as_str)
         .collect()
 }
 
@@ -186,7 +181,7 @@ mod tests {
 
     fn set_ers(snap: &mut Snapshot, ers: &str) {
         let al = testing::get_mut(snap, "AutoscalingListener", Some("arc-systems"), L);
-        al.body["spec"]["ephemeralRunnerSetName"] = json!(ers);
+        al.body["spec"]["ephemeralRunnerSetName"] = json!(ers).into();
     }
 
     #[test]
@@ -221,9 +216,7 @@ mod tests {
             Some("arc-runners"),
             "arc-runner-set",
         );
-        ars.meta
-            .annotations
-            .insert("runner-scale-set-id".into(), "43".into());
+        ars.meta.annotations.insert("runner-scale-set-id", "43");
         let f = run(&snap);
         assert_eq!(f.len(), 1);
         assert!(
@@ -250,7 +243,7 @@ mod tests {
     fn role_naming_a_gone_ers_is_drift() {
         let mut snap = base();
         let role = testing::get_mut(&mut snap, "Role", Some("arc-runners"), L);
-        role.body["rules"][0]["resourceNames"] = json!(["arc-runner-set-old12"]);
+        role.body["rules"][0]["resourceNames"] = json!(["arc-runner-set-old12"]).into();
         let f = run(&snap);
         assert_eq!(f.len(), 1);
         assert!(f[0].objects.iter().any(|o| o.kind == "Role"));
@@ -265,11 +258,10 @@ mod tests {
     fn role_labelled_for_another_listener_is_not_ours() {
         let mut snap = base();
         let role = testing::get_mut(&mut snap, "Role", Some("arc-runners"), L);
-        role.body["rules"][0]["resourceNames"] = json!(["arc-runner-set-old12"]);
-        role.meta.labels.insert(
-            "auto-scaling-listener-namespace".into(),
-            "arc-controller".into(),
-        );
+        role.body["rules"][0]["resourceNames"] = json!(["arc-runner-set-old12"]).into();
+        role.meta
+            .labels
+            .insert("auto-scaling-listener-namespace", "arc-controller");
         assert!(run(&snap).is_empty());
     }
 

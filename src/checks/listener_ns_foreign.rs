@@ -173,7 +173,7 @@ mod tests {
             Some("arc-systems"),
             "arc-gha-rs-controller",
         );
-        dep.body["status"]["availableReplicas"] = serde_json::json!(0);
+        dep.body["status"]["availableReplicas"] = serde_json::json!(0).into();
         assert!(check(&Ctx::new(&snap)).is_empty());
     }
 }

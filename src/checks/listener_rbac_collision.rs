@@ -356,13 +356,12 @@ mod tests {
         });
         for kind in ["Role", "RoleBinding"] {
             let o = testing::get_mut(&mut snap, kind, Some("arc-runners"), L);
-            o.meta.labels.insert(
-                "auto-scaling-listener-namespace".into(),
-                "arc-controller".into(),
-            );
+            o.meta
+                .labels
+                .insert("auto-scaling-listener-namespace", "arc-controller");
         }
         let rb = testing::get_mut(&mut snap, "RoleBinding", Some("arc-runners"), L);
-        rb.body["subjects"][0]["namespace"] = serde_json::json!("arc-controller");
+        rb.body["subjects"][0]["namespace"] = serde_json::json!("arc-controller").into();
         assert!(run(&snap).is_empty());
     }
 

@@ -371,7 +371,7 @@ mod tests {
         dep.meta.namespace = Some("arc-controller".to_owned());
         dep.meta.name = "arc2-gha-rs-controller".to_owned();
         dep.body["spec"]["template"]["spec"]["serviceAccountName"] =
-            serde_json::json!("arc2-gha-rs-controller");
+            serde_json::json!("arc2-gha-rs-controller").into();
         snap.deployments.items.push(dep);
         let f = check(&Ctx::new(&snap));
         assert_eq!(f.len(), 1);

@@ -111,13 +111,14 @@ mod tests {
     use crate::testing;
 
     fn push_arg(dep: &mut Object, arg: String) {
-        if let Some(args) = dep
-            .body
-            .pointer_mut("/spec/template/spec/containers/0/args")
-            .and_then(|a| a.as_array_mut())
-        {
-            args.push(serde_json::json!(arg));
-        }
+        dep.body.edit(|b| {
+            if let Some(args) = b
+                .pointer_mut("/spec/template/spec/containers/0/args")
+                .and_then(|a| a.as_array_mut())
+            {
+                args.push(serde_json::json!(arg));
+            }
+        });
     }
 
     fn second_controller(snap: &mut crate::snapshot::Snapshot, ns: &str, watch: Option<&str>) {

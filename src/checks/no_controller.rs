@@ -329,7 +329,7 @@ mod tests {
             Some("arc-systems"),
             "arc-gha-rs-controller",
         );
-        dep.body["status"]["availableReplicas"] = serde_json::json!(0);
+        dep.body["status"]["availableReplicas"] = serde_json::json!(0).into();
         let f = check(&Ctx::new(&snap));
         assert_eq!(f.len(), 1);
         assert!(

@@ -55,7 +55,7 @@ pub(crate) fn is_arc(o: &Object) -> bool {
         || m.label("app.kubernetes.io/name") == Some("actions-runner-controller")
         || m.labels
             .keys()
-            .any(|k| k.starts_with("actions.github.com/") || ARC_LABEL_KEYS.contains(&k.as_str()))
+            .any(|k| k.starts_with("actions.github.com/") || ARC_LABEL_KEYS.contains(&k))
         || m.annotations.keys().any(|k| {
             k.starts_with("actions.github.com/")
                 || k.starts_with("actions-runner/")

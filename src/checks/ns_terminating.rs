@@ -221,7 +221,7 @@ mod tests {
         let mut snap = testing::scenario("B0");
         let n = testing::get_mut(&mut snap, "Namespace", None, "arc-runners");
         n.meta.deletion_timestamp = Some("2026-07-01T10:00:00Z".to_owned());
-        n.body["status"] = json!({"phase": "Terminating"});
+        n.body["status"] = json!({"phase": "Terminating"}).into();
         let f = check(&Ctx::new(&snap));
         assert!(f.is_empty(), "{:?}", testing::codes(&f));
         // Without a controller, the same namespace is stuck on the ARC finalizers.

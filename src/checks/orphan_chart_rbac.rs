@@ -317,10 +317,9 @@ mod tests {
             Some("arc-runners"),
             "arc-runner-set-gha-rs-no-permission",
         );
-        sa.meta.labels.insert(
-            "app.kubernetes.io/part-of".into(),
-            "gha-runner-scale-set".into(),
-        );
+        sa.meta
+            .labels
+            .insert("app.kubernetes.io/part-of", "gha-runner-scale-set");
         assert_eq!(run(&snap).len(), 1);
         let sa = testing::get_mut(
             &mut snap,

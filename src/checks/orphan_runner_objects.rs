@@ -222,7 +222,7 @@ fn jit_secret_refs<'a>(ctx: &Ctx<'a>, ns: &'a str) -> Vec<&'a str> {
         .pods
         .in_namespace(ns)
         .flat_map(|p| p.array("/spec/containers"))
-        .flat_map(|c| c["env"].as_array().map(Vec::as_slice).unwrap_or(&[]))
+        .flat_map(|c| c["env"].as_array().unwrap_or(&[]))
         .filter(|e| e["name"] == JIT_ENV)
         .filter_map(|e| {
             e.pointer("/valueFrom/secretKeyRef/name")
@@ -403,7 +403,7 @@ mod tests {
         let mut snap = base();
         testing::remove(&mut snap, |o| o.meta.kind == "EphemeralRunnerSet");
         testing::get_mut(&mut snap, "EphemeralRunner", Some("arc-runners"), ER).body["status"]["jobId"] =
-            json!("8812");
+            json!("8812").into();
         let f = run(&snap);
         assert!(f[0].message.contains("running job 8812"));
         assert!(f[0].remediation[0].starts_with("Let the job finish"));
@@ -446,7 +446,7 @@ mod tests {
             "without the env reference only the pod is recognisable"
         );
         testing::get_mut(&mut snap, "Pod", Some("arc-runners"), ER).body["spec"] = json!({"containers":[{"name":"runner",
-            "env":[{"name":"ACTIONS_RUNNER_INPUT_JITCONFIG","valueFrom":{"secretKeyRef":{"name":ER,"key":"jitToken"}}}]}]});
+            "env":[{"name":"ACTIONS_RUNNER_INPUT_JITCONFIG","valueFrom":{"secretKeyRef":{"name":ER,"key":"jitToken"}}}]}]}).into();
         let f = run(&snap);
         assert_eq!(
             testing::codes(&f),

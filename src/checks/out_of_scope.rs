@@ -153,13 +153,14 @@ mod tests {
             Some("arc-systems"),
             "arc-gha-rs-controller",
         );
-        if let Some(args) = dep
-            .body
-            .pointer_mut("/spec/template/spec/containers/0/args")
-            .and_then(|a| a.as_array_mut())
-        {
-            args.push(serde_json::json!(format!("--watch-single-namespace={w}")));
-        }
+        dep.body.edit(|b| {
+            if let Some(args) = b
+                .pointer_mut("/spec/template/spec/containers/0/args")
+                .and_then(|a| a.as_array_mut())
+            {
+                args.push(serde_json::json!(format!("--watch-single-namespace={w}")));
+            }
+        });
     }
 
     #[test]

@@ -143,7 +143,7 @@ mod tests {
         second_ars(&mut snap, "zzz", false);
         assert_eq!(check(&Ctx::new(&snap))[0].severity, Severity::High);
         let copy = snap.autoscaling_runner_sets.items.last_mut().expect("copy");
-        copy.body["spec"]["githubConfigUrl"] = json!("https://github.com/other");
+        copy.body["spec"]["githubConfigUrl"] = json!("https://github.com/other").into();
         assert!(check(&Ctx::new(&snap)).is_empty());
     }
 }

@@ -213,9 +213,7 @@ mod tests {
     #[test]
     fn cleanup_annotation_is_checked_too() {
         let mut a = ars(false, "gh-pat");
-        a.meta
-            .annotations
-            .insert(A_CLEANUP_SECRET.to_owned(), "chart-secret".to_owned());
+        a.meta.annotations.insert(A_CLEANUP_SECRET, "chart-secret");
         let secret = obj(
             "Secret",
             json!({"metadata":{"name":"gh-pat","namespace":"r"}}),

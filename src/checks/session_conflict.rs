@@ -313,7 +313,7 @@ mod tests {
     fn different_ids_do_not_conflict() {
         let mut snap = with_stale("Running");
         let al = testing::get_mut(&mut snap, "AutoscalingListener", Some("arc-systems"), STALE);
-        al.body["spec"]["runnerScaleSetId"] = json!(7);
+        al.body["spec"]["runnerScaleSetId"] = json!(7).into();
         assert!(run(&snap).is_empty());
     }
 
@@ -321,7 +321,7 @@ mod tests {
     fn listeners_of_different_scale_sets_sharing_an_id_point_at_id_shared() {
         let mut snap = with_stale("Running");
         let al = testing::get_mut(&mut snap, "AutoscalingListener", Some("arc-systems"), STALE);
-        al.body["spec"]["autoscalingRunnerSetNamespace"] = json!("ci-runners");
+        al.body["spec"]["autoscalingRunnerSetNamespace"] = json!("ci-runners").into();
         let f = run(&snap);
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].fix, Fix::Manual);

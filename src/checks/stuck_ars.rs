@@ -218,7 +218,7 @@ mod tests {
             "arc-runner-set-85f786b5-listener",
         );
         al.meta.namespace = Some("old-ns".to_owned());
-        al.body["spec"]["autoscalingRunnerSetNamespace"] = json!("arc-runners");
+        al.body["spec"]["autoscalingRunnerSetNamespace"] = json!("arc-runners").into();
         let ctx = Ctx::new(&snap);
         let ars = the_ars(&snap, "arc-runners");
         let live = ctx.model.live_for("arc-runners").next();

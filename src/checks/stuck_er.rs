@@ -143,7 +143,7 @@ mod tests {
         let mut snap = testing::scenario("B0");
         delete_er(&mut snap);
         testing::get_mut(&mut snap, "EphemeralRunner", Some("arc-runners"), ER).body["status"]["jobId"] =
-            json!("8812");
+            json!("8812").into();
         {
             let ctx = Ctx::new(&snap);
             assert_eq!(
@@ -152,7 +152,7 @@ mod tests {
             );
         }
         testing::get_mut(&mut snap, "Pod", Some("arc-runners"), ER).body["spec"]["nodeName"] =
-            json!("gone-node");
+            json!("gone-node").into();
         with_node(&mut snap);
         let f = check(&Ctx::new(&snap));
         assert_eq!(f.len(), 1);
@@ -166,7 +166,7 @@ mod tests {
         delete_er(&mut snap);
         testing::remove(&mut snap, |o| o.meta.kind == "Deployment");
         testing::get_mut(&mut snap, "Namespace", None, "arc-runners").body["status"] =
-            json!({"phase": "Terminating"});
+            json!({"phase": "Terminating"}).into();
         let f = check(&Ctx::new(&snap));
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].severity, Severity::Critical);
@@ -186,7 +186,7 @@ mod tests {
             .finalizers = vec![F_ER.to_owned()];
         let pod = testing::get_mut(&mut snap, "Pod", Some("arc-runners"), ER);
         pod.meta.deletion_timestamp = Some(DT.to_owned());
-        pod.body["spec"]["nodeName"] = json!("gone-node");
+        pod.body["spec"]["nodeName"] = json!("gone-node").into();
         with_node(&mut snap);
         let f = check(&Ctx::new(&snap));
         assert_eq!(f.len(), 1);

@@ -129,7 +129,7 @@ mod tests {
             Some("arc-runners"),
             "arc-runner-set-x7k2p-runner-4fzq8",
         )
-        .body["status"]["jobId"] = json!("77");
+        .body["status"]["jobId"] = json!("77").into();
         // The only runner is busy: the ERS skips it and needs no client yet.
         let ctx = Ctx::new(&snap);
         assert!(check(&ctx).is_empty(), "{:?}", testing::codes(&check(&ctx)));

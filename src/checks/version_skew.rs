@@ -219,9 +219,7 @@ mod tests {
             Some("arc-runners"),
             "arc-runner-set",
         );
-        ars.meta
-            .labels
-            .insert(L_VERSION.to_owned(), "0.13.1".to_owned());
+        ars.meta.labels.insert(L_VERSION, "0.13.1");
         let f = check(&Ctx::new(&snap));
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].severity, Severity::Critical);
@@ -248,9 +246,7 @@ mod tests {
             Some("arc-runners"),
             "arc-runner-set",
         );
-        ars.meta
-            .labels
-            .insert(L_VERSION.to_owned(), "0.13.1".to_owned());
+        ars.meta.labels.insert(L_VERSION, "0.13.1");
         ars.meta.deletion_timestamp = Some("2026-07-01T10:00:00Z".to_owned());
         let f = check(&Ctx::new(&snap));
         assert!(

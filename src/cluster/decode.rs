@@ -13,6 +13,7 @@ use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
+use crate::node::Node;
 use crate::snapshot::{DROPPED_ANNOTATIONS, Meta, Object, OwnerRef, keeps_field, prune_field};
 
 /// Decode one LIST page of `kind`, appending the items `keep` accepts to `out`. Returns the
@@ -145,9 +146,9 @@ impl<'de> Visitor<'de> for ObjectSeed<'_> {
         Ok(Object {
             meta: meta.unwrap_or_else(|| RawMeta::default().into_meta(self.kind)),
             body: if body.is_empty() {
-                Value::Null
+                Node::Null
             } else {
-                Value::Object(body)
+                Node::from(Value::Object(body))
             },
         })
     }
@@ -163,9 +164,9 @@ struct RawMeta {
     uid: Option<String>,
     resource_version: Option<String>,
     #[serde(deserialize_with = "string_map")]
-    labels: BTreeMap<String, String>,
+    labels: Vec<(String, String)>,
     #[serde(deserialize_with = "string_map")]
-    annotations: BTreeMap<String, String>,
+    annotations: Vec<(String, String)>,
     #[serde(deserialize_with = "strings")]
     finalizers: Vec<String>,
     deletion_timestamp: Option<String>,
@@ -182,7 +183,7 @@ impl RawMeta {
             name: self.name.unwrap_or_default(),
             uid: self.uid.unwrap_or_default(),
             resource_version: self.resource_version.unwrap_or_default(),
-            labels: self.labels,
+            labels: self.labels.into_iter().collect(),
             annotations: self
                 .annotations
                 .into_iter()
@@ -196,7 +197,7 @@ impl RawMeta {
     }
 }
 
-fn string_map<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<String, String>, D::Error> {
+fn string_map<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(String, String)>, D::Error> {
     let m: Option<BTreeMap<String, Value>> = Option::deserialize(d)?;
     Ok(m.unwrap_or_default()
         .into_iter()

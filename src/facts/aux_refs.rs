@@ -3,7 +3,7 @@
 //! Derived once, below the checks: checks and the repair plan read these facts; they never
 //! call each other.
 
-use serde_json::Value;
+use crate::node::Node;
 
 use crate::findings::Severity;
 use crate::snapshot::{Lookup, Object, ObjectRef};
@@ -173,8 +173,8 @@ pub(crate) fn client_problems(ctx: &Ctx, obj: &Object) -> Vec<String> {
 }
 
 /// Secret names a pod spec references (skipping `optional: true`), with their field paths.
-pub(crate) fn pod_spec_secrets(spec: &Value, prefix: &str) -> Vec<(String, String)> {
-    let optional = |v: &Value| v.get("optional").and_then(Value::as_bool).unwrap_or(false);
+pub(crate) fn pod_spec_secrets(spec: &Node, prefix: &str) -> Vec<(String, String)> {
+    let optional = |v: &Node| v.get("optional").and_then(Node::as_bool).unwrap_or(false);
     let mut found: Vec<(Option<&str>, String)> = Vec::new();
     for s in spec["imagePullSecrets"].as_array().into_iter().flatten() {
         found.push((s["name"].as_str(), format!("{prefix}.imagePullSecrets")));

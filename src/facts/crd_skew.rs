@@ -3,7 +3,7 @@
 //! Derived once, below the checks: checks and the repair plan read these facts; they never
 //! call each other.
 
-use serde_json::Value;
+use crate::node::Node;
 
 use crate::model::{Controller, Generation, Version};
 use crate::snapshot::{Lookup, Object, ObjectRef};
@@ -125,7 +125,7 @@ pub(crate) fn chain(crd: &str) -> &'static [Marker] {
 }
 
 /// The `openAPIV3Schema` of the served v1alpha1 version (else the storage version).
-pub(crate) fn schema(crd: &Object) -> Option<&Value> {
+pub(crate) fn schema(crd: &Object) -> Option<&Node> {
     let versions = crd.array("/spec/versions");
     versions
         .iter()
@@ -136,22 +136,22 @@ pub(crate) fn schema(crd: &Object) -> Option<&Value> {
 }
 
 /// The schema node of a property path.
-pub(crate) fn property<'a>(root: &'a Value, path: &[&str]) -> Option<&'a Value> {
+pub(crate) fn property<'a>(root: &'a Node, path: &[&str]) -> Option<&'a Node> {
     path.iter()
         .try_fold(root, |node, p| node.get("properties")?.get(*p))
 }
 
 /// Is the property map that would hold `path`'s last element itself described?
-pub(crate) fn parent_listed(root: &Value, path: &[&str]) -> bool {
+pub(crate) fn parent_listed(root: &Node, path: &[&str]) -> bool {
     let parent = &path[..path.len().saturating_sub(1)];
     property(root, parent).is_some_and(|n| n.get("properties").is_some())
 }
 
-/// Value type of ER `status.failures` entries: `Some(true)` boolean (< 0.12), `Some(false)`
+/// Node type of ER `status.failures` entries: `Some(true)` boolean (< 0.12), `Some(false)`
 /// date-time string (≥ 0.12), `None` not described.
-pub(crate) fn failures_are_bool(root: &Value) -> Option<bool> {
+pub(crate) fn failures_are_bool(root: &Node) -> Option<bool> {
     let items = property(root, &["status", "failures"])?.get("additionalProperties")?;
-    match items.get("type").and_then(Value::as_str) {
+    match items.get("type").and_then(Node::as_str) {
         Some("boolean") => Some(true),
         Some("string") => Some(false),
         _ => None,
@@ -191,7 +191,7 @@ impl CrdGeneration {
     }
 }
 
-pub(crate) fn fingerprint(name: &str, root: &Value) -> CrdGeneration {
+pub(crate) fn fingerprint(name: &str, root: &Node) -> CrdGeneration {
     let mut g = CrdGeneration::default();
     let dotted = |p: &[&str]| p.join(".");
     for mk in added(name) {
@@ -294,11 +294,7 @@ pub(crate) fn problems(ctx: &Ctx, c: &Controller) -> Vec<Problem> {
     out
 }
 
-pub(crate) fn generation_mismatch(
-    name: &str,
-    root: &Value,
-    controller: Version,
-) -> Option<Problem> {
+pub(crate) fn generation_mismatch(name: &str, root: &Node, controller: Version) -> Option<Problem> {
     let g = fingerprint(name, root);
     let newer = g.lo.is_some_and(|lo| controller < lo);
     let older = g.hi.is_some_and(|hi| controller >= hi);
@@ -326,8 +322,8 @@ pub(crate) fn bool_failures(ctx: &Ctx, c: &Controller) -> Option<Problem> {
         .filter(|er| c.covers(er.meta.ns()))
         .filter(|er| {
             er.at("/status/failures")
-                .and_then(Value::as_object)
-                .is_some_and(|m| m.values().any(Value::is_boolean))
+                .and_then(Node::as_object)
+                .is_some_and(|m| m.values().any(Node::is_boolean))
         })
         .map(|er| er.meta.obj_ref())
         .collect();

@@ -7,6 +7,7 @@ use std::fmt;
 
 use crate::findings::Finding;
 use crate::model::{Controller, F_REG};
+use crate::node::Node;
 use crate::snapshot::{Lookup, Object, ObjectRef, Scope};
 
 use super::Ctx;
@@ -360,8 +361,8 @@ pub(crate) fn lost_terminating_pod(
 /// `status.jobId` of an ER (string or number), if set.
 pub(crate) fn job_id(er: &Object) -> Option<String> {
     match er.at("/status/jobId")? {
-        serde_json::Value::String(s) if !s.is_empty() => Some(s.clone()),
-        serde_json::Value::Number(n) => Some(n.to_string()),
+        Node::String(s) if !s.is_empty() => Some((*s).to_owned()),
+        Node::Number(n) => Some(n.to_string()),
         _ => None,
     }
 }
