@@ -280,7 +280,7 @@ impl<'a> Facts<'a> {
                 .meta
                 .owner_references
                 .iter()
-                .find_map(|r| self.snap.by_uid(&r.uid))?;
+                .find_map(|r| self.snap.by_uid(r.uid))?;
         }
         None
     }

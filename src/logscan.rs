@@ -416,7 +416,7 @@ fn ambiguous(snap: &Snapshot, kind: &str, name: &str, ns: Option<&str>) -> bool 
             .filter(|(k, _)| *k == kind)
             .any(|(_, c)| {
                 c.iter()
-                    .any(|o| o.meta.name == name && o.meta.namespace.as_deref() != ns)
+                    .any(|o| o.meta.name == name && o.meta.namespace != ns)
             })
 }
 
@@ -451,7 +451,7 @@ fn finding_names(snap: &Snapshot, f: &Finding) -> Vec<Name> {
                 }
                 // Lines about its runner sets / runners are about it too.
                 for child in obj.into_iter().flat_map(|o| children(snap, o)) {
-                    push(child.meta.name.clone(), false);
+                    push(child.meta.name.to_owned(), false);
                 }
             }
             "CustomResourceDefinition" => {
@@ -477,8 +477,8 @@ fn finding_names(snap: &Snapshot, f: &Finding) -> Vec<Name> {
 
 /// The EphemeralRunnerSets of an ARS, or the EphemeralRunners of an ERS (by owner UID).
 fn children<'a>(snap: &'a Snapshot, o: &'a Object) -> Vec<&'a Object> {
-    let uid = o.meta.uid.as_str();
-    let kids = match o.meta.kind.as_str() {
+    let uid = o.meta.uid;
+    let kids = match o.meta.kind {
         "AutoscalingRunnerSet" => &snap.ephemeral_runner_sets,
         "EphemeralRunnerSet" => &snap.ephemeral_runners,
         _ => return Vec::new(),
@@ -497,26 +497,19 @@ fn log_subjects(snap: &Snapshot, log: &PodLog) -> Vec<ObjectRef> {
     let mut out = vec![ObjectRef::namespaced("Pod", ns, &log.pod)];
     let pod = snap.pods.get(Some(ns), &log.pod).found();
     let owner_uids: Vec<&str> = pod
-        .map(|p| {
-            p.meta
-                .owner_references
-                .iter()
-                .map(|o| o.uid.as_str())
-                .collect()
-        })
+        .map(|p| p.meta.owner_references.iter().map(|o| o.uid).collect())
         .unwrap_or_default();
     // Deployment pods are named `<deployment>-<replicaset hash>-<pod suffix>`.
     for d in snap.deployments.in_namespace(ns) {
         let rest = log
             .pod
-            .strip_prefix(d.meta.name.as_str())
+            .strip_prefix(d.meta.name)
             .and_then(|r| r.strip_prefix('-'));
         if rest.is_some_and(|r| r.split('-').count() == 2) {
             out.push(d.meta.obj_ref());
         }
     }
-    let listener =
-        |al: &&Object| al.meta.name == log.pod || owner_uids.contains(&al.meta.uid.as_str());
+    let listener = |al: &&Object| al.meta.name == log.pod || owner_uids.contains(&al.meta.uid);
     for al in snap.autoscaling_listeners.in_namespace(ns).filter(listener) {
         out.push(al.meta.obj_ref());
         if let Some((r, a)) = model::listener_target(al) {

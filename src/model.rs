@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use crate::intern::intern;
 use crate::snapshot::{AccessQuestion, Object, ObjectRef, Snapshot};
 
 // ---------------------------------------------------------------------------------------------
@@ -382,7 +383,7 @@ const LOG_VERSION_KEYS: [&str; 3] = ["buildVersion", "targetVersion", "version"]
 /// Collected log lines of a Deployment's pods.
 pub fn deployment_log_lines<'a>(snap: &'a Snapshot, dep: &'a Object) -> Vec<&'a str> {
     pods_of(snap, dep)
-        .flat_map(|p| snap.logs_of(p.meta.ns(), &p.meta.name))
+        .flat_map(|p| snap.logs_of(p.meta.ns(), p.meta.name))
         .flat_map(|l| l.lines.iter().map(String::as_str))
         .collect()
 }
@@ -525,7 +526,7 @@ fn build_controller(snap: &Snapshot, dep: &Object, generation: Generation) -> Co
     Controller {
         generation,
         namespace: dep.meta.ns().to_owned(),
-        name: dep.meta.name.clone(),
+        name: dep.meta.name.to_owned(),
         service_account,
         version,
         version_source,
@@ -599,7 +600,7 @@ impl Model {
 /// #4475, by also accepting a UID match of any owner reference).
 pub fn owner<'a>(snap: &'a Snapshot, obj: &Object, kind: &str) -> Option<&'a Object> {
     obj.meta.owner_references.iter().find_map(|o| {
-        let found = snap.by_uid(&o.uid)?;
+        let found = snap.by_uid(o.uid)?;
         (found.meta.kind == kind).then_some(found)
     })
 }
@@ -611,12 +612,12 @@ pub fn dangling_owner(snap: &Snapshot, obj: &Object) -> Option<String> {
         return None;
     }
     let all_missing = obj.meta.owner_references.iter().all(|o| {
-        snap.by_uid(&o.uid).is_none()
+        snap.by_uid(o.uid).is_none()
             && snap
                 .collections()
                 .iter()
                 .find(|(k, _)| *k == o.kind)
-                .is_some_and(|(_, c)| c.scope.covers(obj.meta.namespace.as_deref()))
+                .is_some_and(|(_, c)| c.scope.covers(obj.meta.namespace))
     });
     all_missing.then(|| {
         let o = &obj.meta.owner_references[0];
@@ -645,14 +646,14 @@ pub fn release_of(ars: &Object) -> String {
         .annotation(A_HELM_RELEASE)
         .or_else(|| ars.meta.label("app.kubernetes.io/instance"))
         .or_else(|| ars.meta.label(L_SCALE_SET_NAME))
-        .unwrap_or(&ars.meta.name)
+        .unwrap_or(ars.meta.name)
         .to_owned()
 }
 
 /// GitHub config secret name referenced by an ARC object of any kind, and whether it is a vault
 /// key rather than a Secret.
 pub fn github_config_secret(obj: &Object) -> Option<(&str, bool)> {
-    let (secret, vault) = match obj.meta.kind.as_str() {
+    let (secret, vault) = match obj.meta.kind {
         "EphemeralRunnerSet" => (
             obj.str("/spec/ephemeralRunnerSpec/githubConfigSecret"),
             obj.str("/spec/ephemeralRunnerSpec/vaultConfig/type"),
@@ -674,11 +675,11 @@ pub fn question(
     namespace: &str,
 ) -> AccessQuestion {
     AccessQuestion {
-        user: user.to_owned(),
-        verb: verb.to_owned(),
-        group: group.to_owned(),
-        resource: resource.to_owned(),
-        namespace: namespace.to_owned(),
+        user: intern(user),
+        verb: intern(verb),
+        group: intern(group),
+        resource: intern(resource),
+        namespace: intern(namespace),
     }
 }
 

@@ -82,7 +82,7 @@ fn role_rules<'a>(snap: &'a Snapshot, binding: &Object) -> Option<&'a [Node]> {
     let name = binding.str("/roleRef/name").unwrap_or("");
     let lookup = match kind {
         "ClusterRole" => snap.cluster_roles.get(None, name),
-        "Role" => snap.roles.get(binding.meta.namespace.as_deref(), name),
+        "Role" => snap.roles.get(binding.meta.namespace, name),
         _ => Lookup::Missing,
     };
     match lookup {

@@ -13,7 +13,7 @@ use std::collections::BTreeSet;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::intern::StrMap;
+use crate::intern::{Str, StrMap, intern};
 use crate::node::Node;
 
 /// `metadata` of any object, in the shape the checks need.
@@ -21,33 +21,33 @@ use crate::node::Node;
 #[serde(rename_all = "camelCase")]
 pub struct Meta {
     /// Kind, e.g. `AutoscalingRunnerSet` (always set by the collector).
-    pub kind: String,
-    pub namespace: Option<String>,
-    pub name: String,
-    pub uid: String,
-    pub resource_version: String,
+    pub kind: Str,
+    pub namespace: Option<Str>,
+    pub name: Str,
+    pub uid: Str,
+    pub resource_version: Str,
     pub labels: StrMap,
     pub annotations: StrMap,
-    pub finalizers: Vec<String>,
-    pub deletion_timestamp: Option<String>,
-    pub creation_timestamp: Option<String>,
+    pub finalizers: Vec<Str>,
+    pub deletion_timestamp: Option<Str>,
+    pub creation_timestamp: Option<Str>,
     pub owner_references: Vec<OwnerRef>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct OwnerRef {
-    pub api_version: String,
-    pub kind: String,
-    pub name: String,
-    pub uid: String,
+    pub api_version: Str,
+    pub kind: Str,
+    pub name: Str,
+    pub uid: Str,
     pub controller: bool,
 }
 
 impl Meta {
     /// Parse `metadata` of a Kubernetes object (or of a PartialObjectMetadata item).
     pub fn from_json(kind: &str, metadata: &Value) -> Meta {
-        let s = |k: &str| metadata.get(k).and_then(Value::as_str).map(str::to_owned);
+        let s = |k: &str| metadata.get(k).and_then(Value::as_str).map(intern);
         let map = |k: &str, dropped: &[&str]| -> StrMap {
             metadata
                 .get(k)
@@ -63,12 +63,7 @@ impl Meta {
         let finalizers = metadata
             .get("finalizers")
             .and_then(Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(Value::as_str)
-                    .map(str::to_owned)
-                    .collect()
-            })
+            .map(|a| a.iter().filter_map(Value::as_str).map(intern).collect())
             .unwrap_or_default();
         let owner_references = metadata
             .get("ownerReferences")
@@ -89,7 +84,7 @@ impl Meta {
             })
             .unwrap_or_default();
         Meta {
-            kind: kind.to_owned(),
+            kind: intern(kind),
             namespace: s("namespace").filter(|n| !n.is_empty()),
             name: s("name").unwrap_or_default(),
             uid: s("uid").unwrap_or_default(),
@@ -116,18 +111,18 @@ impl Meta {
     }
 
     pub fn has_finalizer(&self, f: &str) -> bool {
-        self.finalizers.iter().any(|x| x == f)
+        self.finalizers.contains(&f)
     }
 
     pub fn ns(&self) -> &str {
-        self.namespace.as_deref().unwrap_or("")
+        self.namespace.unwrap_or("")
     }
 
     pub fn obj_ref(&self) -> ObjectRef {
         ObjectRef {
-            kind: self.kind.clone(),
-            namespace: self.namespace.clone(),
-            name: self.name.clone(),
+            kind: self.kind.to_owned(),
+            namespace: self.namespace.map(str::to_owned),
+            name: self.name.to_owned(),
         }
     }
 
@@ -135,16 +130,13 @@ impl Meta {
     pub fn display(&self) -> String {
         match &self.namespace {
             Some(ns) => format!("{ns}/{}", self.name),
-            None => self.name.clone(),
+            None => self.name.to_owned(),
         }
     }
 }
 
-fn str_of(v: &Value, k: &str) -> String {
-    v.get(k)
-        .and_then(Value::as_str)
-        .unwrap_or_default()
-        .to_owned()
+fn str_of(v: &Value, k: &str) -> Str {
+    intern(v.get(k).and_then(Value::as_str).unwrap_or_default())
 }
 
 /// A reference to an object (which may not exist), as findings and plans name them.
@@ -495,7 +487,7 @@ impl Collection {
         match self
             .items
             .iter()
-            .find(|o| o.meta.name == name && o.meta.namespace.as_deref() == namespace)
+            .find(|o| o.meta.name == name && o.meta.namespace == namespace)
         {
             Some(o) => Lookup::Found(o),
             None if self.scope.covers(namespace) => Lookup::Missing,
@@ -510,7 +502,7 @@ impl Collection {
     pub fn in_namespace<'a>(&'a self, ns: &'a str) -> impl Iterator<Item = &'a Object> + 'a {
         self.items
             .iter()
-            .filter(move |o| o.meta.namespace.as_deref() == Some(ns))
+            .filter(move |o| o.meta.namespace == Some(ns))
     }
 }
 
@@ -536,12 +528,12 @@ pub struct PodLog {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct AccessQuestion {
     /// `system:serviceaccount:<ns>:<name>`.
-    pub user: String,
-    pub verb: String,
+    pub user: Str,
+    pub verb: Str,
     /// API group ("" = core).
-    pub group: String,
-    pub resource: String,
-    pub namespace: String,
+    pub group: Str,
+    pub resource: Str,
+    pub namespace: Str,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -549,7 +541,7 @@ pub struct AccessAnswer {
     pub question: AccessQuestion,
     pub allowed: bool,
     /// `SubjectAccessReview` when the API server answered.
-    pub source: String,
+    pub source: Str,
 }
 
 /// Something that could not be collected; reported as `ARC-NOT-CHECKED`.

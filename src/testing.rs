@@ -108,7 +108,7 @@ pub fn get_mut<'a>(
     let c: &mut Collection = snap.collection_mut(kind).expect("known kind");
     c.items
         .iter_mut()
-        .find(|o| o.meta.name == name && o.meta.namespace.as_deref() == ns)
+        .find(|o| o.meta.name == name && o.meta.namespace == ns)
         .unwrap_or_else(|| panic!("{kind} {ns:?}/{name} not in snapshot"))
 }
 
@@ -122,7 +122,7 @@ pub fn b0_controller_moved() -> Snapshot {
         Some("arc-systems"),
         "arc-gha-rs-controller",
     );
-    dep.meta.namespace = Some("arc-controller".to_owned());
+    dep.meta.namespace = Some("arc-controller");
     snap
 }
 

@@ -30,7 +30,7 @@ fn finding_for(ctx: &Ctx, ars: &Object) -> Finding {
         .snap
         .autoscaling_listeners
         .iter()
-        .filter(|al| model::listener_target(al) == Some((ns, ars.meta.name.as_str())))
+        .filter(|al| model::listener_target(al) == Some((ns, ars.meta.name)))
         .count();
     let mut state = vec![match model::scale_set_id(ars) {
         None => "its GitHub scale set was deleted (no runner-scale-set-id annotation)".to_owned(),
@@ -104,7 +104,7 @@ mod tests {
             "arc-runner-set",
         );
         ars.body["status"]["phase"] = json!("Outdated").into();
-        ars.meta.deletion_timestamp = Some("2026-07-01T10:00:00Z".to_owned());
+        ars.meta.deletion_timestamp = Some("2026-07-01T10:00:00Z");
         assert!(check(&Ctx::new(&snap)).is_empty());
     }
 }

@@ -135,8 +135,8 @@ mod tests {
             ..Snapshot::default()
         };
         for o in items {
-            let kind = o.meta.kind.clone();
-            if let Some(c) = s.collection_mut(&kind) {
+            let kind = o.meta.kind;
+            if let Some(c) = s.collection_mut(kind) {
                 c.items.push(o);
                 c.scope = Scope::All;
             }

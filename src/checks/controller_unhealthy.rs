@@ -109,7 +109,7 @@ fn termination_texts(ctx: &Ctx, dep: &Object) -> Vec<String> {
                 }
             }
         }
-        for log in ctx.snap.logs_of(p.meta.ns(), &p.meta.name) {
+        for log in ctx.snap.logs_of(p.meta.ns(), p.meta.name) {
             out.extend(
                 log.lines
                     .iter()
@@ -280,7 +280,7 @@ mod tests {
             Some("arc-runners"),
             "arc-runner-set",
         );
-        ars.meta.deletion_timestamp = Some("2026-07-01T10:00:00Z".to_owned());
+        ars.meta.deletion_timestamp = Some("2026-07-01T10:00:00Z");
         let f = check(&Ctx::new(&snap));
         assert_eq!(f.len(), 1);
         assert_eq!(f[0].severity, Severity::Critical);

@@ -122,8 +122,8 @@ mod tests {
             .into_iter()
             .map(|d| testing::obj("CustomResourceDefinition", d))
             .filter_map(|c| {
-                let g = fingerprint(&c.meta.name, schema(&c)?);
-                Some((c.meta.name.clone(), g.lo, g.hi))
+                let g = fingerprint(c.meta.name, schema(&c)?);
+                Some((c.meta.name.to_owned(), g.lo, g.hi))
             })
             .collect()
     }
@@ -208,7 +208,7 @@ mod tests {
         let mut snap = testing::scenario("B0");
         snap.crds.items.retain(|c| c.meta.name != ERS_CRD);
         if let Some(c) = snap.crds.items.iter_mut().find(|c| c.meta.name == ARS_CRD) {
-            c.meta.deletion_timestamp = Some("2026-07-01T10:00:00Z".to_owned());
+            c.meta.deletion_timestamp = Some("2026-07-01T10:00:00Z");
         }
         let f = check(&Ctx::new(&snap));
         assert_eq!(f.len(), 1);

@@ -19,7 +19,7 @@ const MIRROR_LABEL: &str = "secret-data-hash";
 
 /// The listener name a credential copy belongs to, and what kind of copy it is.
 fn listener_of(secret: &Object) -> Option<(&str, &'static str)> {
-    let name = secret.meta.name.as_str();
+    let name = secret.meta.name;
     if let Some(l) = name.strip_suffix(CONFIG_SUFFIX)
         && l.ends_with("-listener")
     {
@@ -62,7 +62,7 @@ fn orphaned(ctx: &Ctx, secret: &Object, listener: &str) -> Option<String> {
         .collect();
     let owner = match owners.first() {
         None => als.get(Some(ns), listener).found(),
-        Some(_) => owners.iter().find_map(|o| als.by_uid(&o.uid)),
+        Some(_) => owners.iter().find_map(|o| als.by_uid(o.uid)),
     };
     match (owner, owners.first()) {
         (None, None) => Some(format!(

@@ -48,7 +48,7 @@ fn ars_gone(ctx: &Ctx, ers: &Object) -> bool {
         .meta
         .owner_references
         .iter()
-        .any(|o| arss.by_uid(&o.uid).is_some());
+        .any(|o| arss.by_uid(o.uid).is_some());
     let by_name = ers
         .meta
         .label(L_SCALE_SET_NAME)
@@ -62,7 +62,7 @@ fn finding(ctx: &Ctx, obj: &Object, what: &[String]) -> Finding {
         || "the controller".to_owned(),
         |c| format!("controller {}/{}", c.namespace, c.name),
     );
-    let kind = obj.meta.kind.as_str();
+    let kind = obj.meta.kind;
     let context = if kind == "EphemeralRunnerSet" {
         " (its AutoscalingRunnerSet is gone, so the garbage collector deleted it; the scale set \
          itself will not be deleted on GitHub)"

@@ -301,7 +301,7 @@ mod tests {
             "arc-runner-set",
         )
         .meta
-        .deletion_timestamp = Some("2026-07-01T10:00:00Z".to_owned());
+        .deletion_timestamp = Some("2026-07-01T10:00:00Z");
         assert!(check(&Ctx::new(&snap)).is_empty());
         testing::remove(&mut snap, |o| o.meta.kind == "AutoscalingRunnerSet");
         let f = check(&Ctx::new(&snap));
@@ -317,7 +317,7 @@ mod tests {
         let mut snap = testing::scenario("B0");
         let mut s = release_secret(1, "pending-install");
         s.meta.labels.insert("name", "postgres");
-        s.meta.name = "sh.helm.release.v1.postgres.v1".to_owned();
+        s.meta.name = "sh.helm.release.v1.postgres.v1";
         snap.secrets.items.push(s);
         assert!(check(&Ctx::new(&snap)).is_empty());
     }

@@ -21,7 +21,7 @@ const CREDS_ANNOTATION: &str = "actions-runner/github-api-creds-secret";
 
 /// JSON patch removing one finalizer at its index, guarded by a `test` op.
 pub(crate) fn strip_patch(kind: &str, o: &Object, finalizer: &str) -> Option<String> {
-    let i = o.meta.finalizers.iter().position(|f| f == finalizer)?;
+    let i = o.meta.finalizers.iter().position(|f| *f == finalizer)?;
     Some(format!(
         r#"kubectl patch {kind} -n {} {} --type=json -p '[{{"op":"test","path":"/metadata/finalizers/{i}","value":"{finalizer}"}},{{"op":"remove","path":"/metadata/finalizers/{i}"}}]'"#,
         o.meta.ns(),
@@ -80,7 +80,7 @@ fn missing_credentials(ctx: &Ctx, pod: &Object) -> Vec<ObjectRef> {
         .annotation(CREDS_ANNOTATION)
         .filter(|n| !n.is_empty())
         .or_else(|| {
-            let runner = ctx.snap.runners.get(Some(ns), &pod.meta.name).found()?;
+            let runner = ctx.snap.runners.get(Some(ns), pod.meta.name).found()?;
             runner.str("/spec/githubAPICredentialsFrom/secretRef/name")
         });
     if let Some(name) = per_resource {
@@ -138,12 +138,12 @@ fn finding_for(ctx: &Ctx, runner: &Object) -> Option<Finding> {
     } else {
         Severity::High
     };
-    let pod = ctx.snap.pods.get(Some(ns), &runner.meta.name).found();
+    let pod = ctx.snap.pods.get(Some(ns), runner.meta.name).found();
     let runner_id = pod.and_then(|p| p.meta.annotation("actions-runner/id"));
     let mut message = format!(
         "Legacy Runner {} has been deleting since {} but keeps finalizer {F_LEG_RUNNER}: {}.",
         runner.meta.display(),
-        runner.meta.deletion_timestamp.as_deref().unwrap_or("?"),
+        runner.meta.deletion_timestamp.unwrap_or("?"),
         why.join("; ")
     );
     if terminating {
@@ -218,7 +218,7 @@ mod tests {
         );
         testing::get_mut(&mut snap, "Namespace", None, "arc-runners")
             .meta
-            .deletion_timestamp = Some("2026-07-01T10:00:00Z".to_owned());
+            .deletion_timestamp = Some("2026-07-01T10:00:00Z");
         assert_eq!(check(&Ctx::new(&snap))[0].severity, Severity::Critical);
     }
 

@@ -107,7 +107,7 @@ fn own_role<'a>(ctx: &Ctx<'a>, al: &Object, ars: &Object) -> Option<&'a Object> 
     let role = ctx
         .snap
         .roles
-        .get(Some(ars.meta.ns()), &al.meta.name)
+        .get(Some(ars.meta.ns()), al.meta.name)
         .found()?;
     let labelled_ns = role.meta.label(L_LISTENER_NS);
     let labelled_name = role.meta.label(L_LISTENER_NAME);
@@ -271,7 +271,7 @@ mod tests {
         set_ers(&mut snap, "gone");
         testing::get_mut(&mut snap, "AutoscalingListener", Some("arc-systems"), L)
             .meta
-            .deletion_timestamp = Some("2026-07-01T10:00:00Z".into());
+            .deletion_timestamp = Some("2026-07-01T10:00:00Z");
         assert!(run(&snap).is_empty());
         let mut snap = base();
         set_ers(&mut snap, "gone");

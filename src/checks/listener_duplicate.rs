@@ -250,9 +250,9 @@ mod tests {
             Some("arc-systems"),
             "arc-gha-rs-controller",
         );
-        dep.meta.namespace = Some("arc-controller".into());
+        dep.meta.namespace = Some("arc-controller");
         let al = testing::get_mut(&mut snap, "AutoscalingListener", Some("arc-systems"), L);
-        al.meta.deletion_timestamp = Some("2026-07-01T10:00:00Z".into());
+        al.meta.deletion_timestamp = Some("2026-07-01T10:00:00Z");
         snap.autoscaling_listeners
             .items
             .push(listener("arc-controller", L));
@@ -305,9 +305,9 @@ mod tests {
     fn second_live_controller_duplicate_is_manual() {
         let mut snap = base();
         let mut dep = snap.deployments.items[0].clone();
-        dep.meta.namespace = Some("arc-controller".into());
-        dep.meta.name = "arc2-gha-rs-controller".into();
-        dep.meta.uid = "dep2".into();
+        dep.meta.namespace = Some("arc-controller");
+        dep.meta.name = "arc2-gha-rs-controller";
+        dep.meta.uid = "dep2";
         snap.deployments.items.push(dep);
         snap.autoscaling_listeners
             .items

@@ -33,10 +33,7 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
 
 /// The listener's pod (same name, same namespace), if collected.
 fn listener_pod<'a>(ctx: &Ctx<'a>, al: &Object) -> Option<&'a Object> {
-    ctx.snap
-        .pods
-        .get(al.meta.namespace.as_deref(), &al.meta.name)
-        .found()
+    ctx.snap.pods.get(al.meta.namespace, al.meta.name).found()
 }
 
 fn finding_for(ctx: &Ctx, al: &Object) -> Finding {
@@ -151,7 +148,7 @@ mod tests {
     fn terminating_namespace_is_critical() {
         let mut snap = testing::b0_controller_moved();
         let ns = testing::get_mut(&mut snap, "Namespace", None, "arc-systems");
-        ns.meta.deletion_timestamp = Some("2026-07-01T10:00:00Z".to_owned());
+        ns.meta.deletion_timestamp = Some("2026-07-01T10:00:00Z");
         assert_eq!(check(&Ctx::new(&snap))[0].severity, Severity::Critical);
     }
 

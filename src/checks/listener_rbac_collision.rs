@@ -108,7 +108,7 @@ pub(crate) fn pairs<'a>(ctx: &Ctx<'a>) -> Vec<Pair<'a>> {
         .map(|o| (o, true))
         .chain(snap.role_bindings.iter().map(|o| (o, false)));
     for (o, is_role) in all.filter(|(o, _)| is_listener_rbac(o)) {
-        let key = (o.meta.ns(), o.meta.name.as_str());
+        let key = (o.meta.ns(), o.meta.name);
         let p = m.entry(key).or_insert(Pair {
             namespace: key.0,
             name: key.1,
@@ -299,13 +299,13 @@ mod tests {
             Some("arc-systems"),
             "arc-gha-rs-controller",
         );
-        dep.meta.namespace = Some("arc-controller".into());
+        dep.meta.namespace = Some("arc-controller");
         let old = testing::get_mut(&mut snap, "AutoscalingListener", Some("arc-systems"), L);
-        old.meta.deletion_timestamp = Some("2026-07-01T10:00:00Z".into());
+        old.meta.deletion_timestamp = Some("2026-07-01T10:00:00Z");
         let mut new = old.clone();
-        new.meta.namespace = Some("arc-controller".into());
+        new.meta.namespace = Some("arc-controller");
         new.meta.deletion_timestamp = None;
-        new.meta.uid = "new-al".into();
+        new.meta.uid = "new-al";
         snap.autoscaling_listeners.items.push(new);
         snap
     }

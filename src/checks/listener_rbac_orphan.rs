@@ -106,7 +106,7 @@ mod tests {
         // still serves arc-runners: that is a collision/mismatch question, not an orphan.
         let mut snap = base();
         let al = testing::get_mut(&mut snap, "AutoscalingListener", Some("arc-systems"), L);
-        al.meta.namespace = Some("arc-other".into());
+        al.meta.namespace = Some("arc-other");
         assert!(run(&snap).is_empty());
     }
 

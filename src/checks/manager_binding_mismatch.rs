@@ -34,7 +34,7 @@ pub(crate) fn manager_role_binding<'a>(ctx: &Ctx<'a>, ars: &Object) -> Option<&'
     if let Some(name) = ars.meta.annotation(model::A_CLEANUP_MANAGER_RB) {
         return ctx.snap.role_bindings.get(Some(ns), name).found();
     }
-    let set = ars.meta.label(L_SCALE_SET_NAME).unwrap_or(&ars.meta.name);
+    let set = ars.meta.label(L_SCALE_SET_NAME).unwrap_or(ars.meta.name);
     ctx.snap.role_bindings.iter().find(|rb| {
         rb.meta.ns() == ns
             && rb.meta.label(L_COMPONENT) == Some("manager-role-binding")
@@ -342,7 +342,7 @@ mod tests {
         let answer = |allowed| AccessAnswer {
             question: q.clone(),
             allowed,
-            source: "SubjectAccessReview".to_owned(),
+            source: "SubjectAccessReview",
         };
         snap.access.push(answer(false));
         let f = check(&Ctx::new(&snap));
@@ -368,8 +368,8 @@ mod tests {
             "arc-gha-rs-controller",
         )
         .clone();
-        dep.meta.namespace = Some("arc-controller".to_owned());
-        dep.meta.name = "arc2-gha-rs-controller".to_owned();
+        dep.meta.namespace = Some("arc-controller");
+        dep.meta.name = "arc2-gha-rs-controller";
         dep.body["spec"]["template"]["spec"]["serviceAccountName"] =
             serde_json::json!("arc2-gha-rs-controller").into();
         snap.deployments.items.push(dep);

@@ -145,7 +145,7 @@ mod tests {
             "arc-runner-set-gha-rs-manager",
         )
         .meta
-        .deletion_timestamp = Some("2026-07-01T10:00:00Z".to_owned());
+        .deletion_timestamp = Some("2026-07-01T10:00:00Z");
         assert_eq!(check(&Ctx::new(&snap)).len(), 1);
         testing::get_mut(
             &mut snap,
@@ -154,7 +154,7 @@ mod tests {
             "arc-runner-set",
         )
         .meta
-        .deletion_timestamp = Some("2026-07-01T10:00:00Z".to_owned());
+        .deletion_timestamp = Some("2026-07-01T10:00:00Z");
         assert!(check(&Ctx::new(&snap)).is_empty());
     }
 

@@ -129,9 +129,9 @@ mod tests {
             "arc-gha-rs-controller",
         )
         .clone();
-        dep.meta.namespace = Some(ns.to_owned());
-        dep.meta.name = "arc2-gha-rs-controller".to_owned();
-        dep.meta.uid = "uid-arc2".to_owned();
+        dep.meta.namespace = Some(crate::intern::intern(ns));
+        dep.meta.name = "arc2-gha-rs-controller";
+        dep.meta.uid = "uid-arc2";
         if let Some(w) = watch {
             push_arg(&mut dep, format!("--watch-single-namespace={w}"));
         }

@@ -92,7 +92,7 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
             "{} {} has deletionTimestamp {} and finalizers [{}]",
             o.meta.kind,
             o.meta.display(),
-            o.meta.deletion_timestamp.as_deref().unwrap_or("?"),
+            o.meta.deletion_timestamp.unwrap_or("?"),
             o.meta.finalizers.join(", ")
         ));
     }
@@ -306,7 +306,7 @@ mod tests {
             .items
             .first_mut()
             .expect("B0 has an ERS");
-        ers.meta.deletion_timestamp = Some("2026-07-01T10:00:00Z".to_owned());
+        ers.meta.deletion_timestamp = Some("2026-07-01T10:00:00Z");
         let f = check(&Ctx::new(&snap));
         assert_eq!(f[0].severity, Severity::Critical);
         assert_eq!(f[0].objects.len(), 2, "{:?}", f[0].objects);

@@ -50,7 +50,7 @@ pub(crate) fn is_arc(o: &Object) -> bool {
     let m = &o.meta;
     let arc_api =
         |v: &str| v.starts_with("actions.github.com/") || v.starts_with("actions.summerwind.dev/");
-    ARC_KINDS.contains(&m.kind.as_str())
+    ARC_KINDS.contains(&m.kind)
         || m.label(L_PART_OF).is_some_and(|p| ARC_PART_OF.contains(&p))
         || m.label("app.kubernetes.io/name") == Some("actions-runner-controller")
         || m.labels
@@ -62,7 +62,7 @@ pub(crate) fn is_arc(o: &Object) -> bool {
                 || k == "runner-scale-set-id"
         })
         || !arc_finalizers(o).is_empty()
-        || m.owner_references.iter().any(|r| arc_api(&r.api_version))
+        || m.owner_references.iter().any(|r| arc_api(r.api_version))
         || ARC_NAME_PARTS.iter().any(|p| m.name.contains(p))
 }
 
@@ -93,9 +93,9 @@ impl Hits {
         if ns.is_empty() || ctx.snap.namespace_exists(ns) != Some(false) {
             return;
         }
-        let stranded = o.meta.namespace.as_deref() == Some(ns);
+        let stranded = o.meta.namespace == Some(ns);
         let finalizers = if stranded {
-            o.meta.finalizers.clone()
+            o.meta.finalizers.iter().map(|f| (*f).to_owned()).collect()
         } else {
             Vec::new()
         };
@@ -126,7 +126,7 @@ fn collect(ctx: &Ctx) -> Hits {
             continue;
         }
         for o in c.iter().filter(|o| is_arc(o)) {
-            if let Some(ns) = o.meta.namespace.as_deref() {
+            if let Some(ns) = o.meta.namespace {
                 hits.add(ctx, ns, o, format!("still stored in namespace {ns}"));
             }
         }

@@ -33,7 +33,7 @@ pub(crate) fn arc_finalizers(o: &Object) -> Vec<&str> {
     o.meta
         .finalizers
         .iter()
-        .map(String::as_str)
+        .copied()
         .filter(|f| ARC_FINALIZERS.contains(f))
         .collect()
 }
@@ -52,7 +52,7 @@ fn rank(kind: &str) -> u8 {
 
 /// The finding code that covers one blocking object.
 fn code_for(o: &Object) -> &'static str {
-    match o.meta.kind.as_str() {
+    match o.meta.kind {
         "EphemeralRunner" => "ARC-STUCK-ER",
         "EphemeralRunnerSet" => "ARC-STUCK-ERS",
         "AutoscalingListener" => "ARC-STUCK-LISTENER",
@@ -76,7 +76,7 @@ fn why_stuck(v: Option<Verdict>) -> Option<String> {
 /// it) — and when we cannot tell, because what would decide it was not visible.
 fn blocked(ctx: &Ctx, o: &Object) -> Option<(String, &'static str)> {
     let code = code_for(o);
-    let why = match o.meta.kind.as_str() {
+    let why = match o.meta.kind {
         "AutoscalingRunnerSet" => why_stuck(ctx.deletion(o)),
         "AutoscalingListener" => why_stuck(ctx.deletion(o)),
         "EphemeralRunnerSet" => why_stuck(ctx.deletion(o)),
@@ -133,13 +133,13 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
     ctx.snap
         .namespaces
         .iter()
-        .filter(|n| ctx.snap.namespace_terminating(&n.meta.name))
+        .filter(|n| ctx.snap.namespace_terminating(n.meta.name))
         .filter_map(|n| finding(ctx, n))
         .collect()
 }
 
 fn finding(ctx: &Ctx, ns: &Object) -> Option<Finding> {
-    let name = ns.meta.name.as_str();
+    let name = ns.meta.name;
     let mut holders: Vec<&Object> = ctx
         .snap
         .collections()
@@ -148,8 +148,8 @@ fn finding(ctx: &Ctx, ns: &Object) -> Option<Finding> {
         .filter(|o| !arc_finalizers(o).is_empty())
         .collect();
     holders.sort_by(|a, b| {
-        rank(&a.meta.kind)
-            .cmp(&rank(&b.meta.kind))
+        rank(a.meta.kind)
+            .cmp(&rank(b.meta.kind))
             .then_with(|| a.meta.obj_ref().cmp(&b.meta.obj_ref()))
     });
     let stuck: Vec<(&Object, (String, &str))> = holders
@@ -220,7 +220,7 @@ mod tests {
     fn terminating_namespace_with_processable_deletion_is_silent() {
         let mut snap = testing::scenario("B0");
         let n = testing::get_mut(&mut snap, "Namespace", None, "arc-runners");
-        n.meta.deletion_timestamp = Some("2026-07-01T10:00:00Z".to_owned());
+        n.meta.deletion_timestamp = Some("2026-07-01T10:00:00Z");
         n.body["status"] = json!({"phase": "Terminating"}).into();
         let f = check(&Ctx::new(&snap));
         assert!(f.is_empty(), "{:?}", testing::codes(&f));

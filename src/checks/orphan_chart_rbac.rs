@@ -86,10 +86,7 @@ fn grants_reused_sa(ctx: &Ctx, o: &Object) -> bool {
     let role_exists = match o.str("/roleRef/kind") {
         Some("Role") => {
             let role = o.str("/roleRef/name").unwrap_or("");
-            !ctx.snap
-                .roles
-                .get(o.meta.namespace.as_deref(), role)
-                .is_missing()
+            !ctx.snap.roles.get(o.meta.namespace, role).is_missing()
         }
         // A ClusterRole reference (or an unreadable one): assume it grants.
         _ => true,
@@ -150,7 +147,7 @@ fn live_release<'a>(ctx: &Ctx, o: &'a Object) -> Option<&'a str> {
 }
 
 fn finding(ctx: &Ctx, o: &Object, set: &str) -> Finding {
-    let (ns, name, kind) = (o.meta.ns(), &o.meta.name, o.meta.kind.as_str());
+    let (ns, name, kind) = (o.meta.ns(), &o.meta.name, o.meta.kind);
     let reused = grants_reused_sa(ctx, o);
     let severity = if reused {
         Severity::Medium
@@ -185,7 +182,7 @@ fn finding(ctx: &Ctx, o: &Object, set: &str) -> Finding {
             "Its Helm release record still exists: `helm uninstall {release} -n {ns}` removes it (objects held by \
              {F_CP} then need `kubectl arc orphans --fix`, see ARC-STUCK-PROTECTED)."
         ));
-    } else if let Some(i) = o.meta.finalizers.iter().position(|x| x == F_CP) {
+    } else if let Some(i) = o.meta.finalizers.iter().position(|x| *x == F_CP) {
         f = f.remediation(format!(
             "Remove the cleanup-protection finalizer (no controller will): `kubectl patch {lower} {name} -n {ns} --type=json \
              -p '[{{\"op\":\"test\",\"path\":\"/metadata/finalizers/{i}\",\"value\":\"{F_CP}\"}},{{\"op\":\"remove\",\"path\":\"/metadata/finalizers/{i}\"}}]'`"
@@ -287,7 +284,7 @@ mod tests {
         ] {
             testing::get_mut(&mut snap, k, Some("arc-runners"), n)
                 .meta
-                .deletion_timestamp = Some("x".into());
+                .deletion_timestamp = Some("x");
         }
         assert!(run(&snap).is_empty());
     }

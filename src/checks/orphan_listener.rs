@@ -265,7 +265,7 @@ mod tests {
     fn listener_without_ars_and_without_pod_is_medium() {
         let mut snap = base();
         testing::remove(&mut snap, |o| {
-            matches!(o.meta.kind.as_str(), "AutoscalingRunnerSet" | "Pod")
+            matches!(o.meta.kind, "AutoscalingRunnerSet" | "Pod")
         });
         let f = run(&snap);
         assert_eq!(f.len(), 1);
@@ -296,7 +296,7 @@ mod tests {
         let mut snap = base();
         testing::remove(&mut snap, |o| o.meta.kind == "AutoscalingRunnerSet");
         let al = testing::get_mut(&mut snap, "AutoscalingListener", Some("arc-systems"), L);
-        al.meta.deletion_timestamp = Some("2026-07-01T10:00:00Z".into());
+        al.meta.deletion_timestamp = Some("2026-07-01T10:00:00Z");
         assert!(run(&snap).is_empty());
     }
 

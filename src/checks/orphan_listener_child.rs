@@ -45,7 +45,7 @@ fn is_listener_child(o: &Object) -> bool {
     let owners = &o.meta.owner_references;
     if owners
         .iter()
-        .any(|r| r.kind == AL_KIND || malformed(&r.kind))
+        .any(|r| r.kind == AL_KIND || malformed(r.kind))
     {
         return true;
     }
@@ -60,9 +60,9 @@ fn malformed(kind: &str) -> bool {
 /// The listener name a child belongs to (`L` for the pod/SA, `L` from `L-proxy`).
 fn listener_name(o: &Object) -> &str {
     if o.meta.kind == "Secret" {
-        o.meta.name.strip_suffix("-proxy").unwrap_or(&o.meta.name)
+        o.meta.name.strip_suffix("-proxy").unwrap_or(o.meta.name)
     } else {
-        &o.meta.name
+        o.meta.name
     }
 }
 
@@ -74,10 +74,10 @@ fn missing_owner(ctx: &Ctx, o: &Object) -> Option<String> {
         .meta
         .owner_references
         .iter()
-        .filter(|r| r.kind == AL_KIND || malformed(&r.kind))
+        .filter(|r| r.kind == AL_KIND || malformed(r.kind))
         .collect();
     if let Some(first) = owners.first() {
-        if owners.iter().any(|r| als.by_uid(&r.uid).is_some()) || !als.scope.covers(Some(ns)) {
+        if owners.iter().any(|r| als.by_uid(r.uid).is_some()) || !als.scope.covers(Some(ns)) {
             return None;
         }
         return Some(format!(
@@ -95,7 +95,7 @@ fn missing_owner(ctx: &Ctx, o: &Object) -> Option<String> {
 fn orphan(ctx: &Ctx, o: &Object) -> Option<Finding> {
     let why = missing_owner(ctx, o)?;
     let (ns, name) = (o.meta.ns(), &o.meta.name);
-    let (what, effect) = match o.meta.kind.as_str() {
+    let (what, effect) = match o.meta.kind {
         "Pod" if is_running(o) => (
             "listener Pod",
             " It is still Running and may hold a GitHub session for its scale set, competing with the live listener.",
@@ -193,7 +193,7 @@ mod tests {
         for kind in ["Pod", "ServiceAccount"] {
             testing::get_mut(&mut snap, kind, Some("arc-systems"), L)
                 .meta
-                .deletion_timestamp = Some("x".into());
+                .deletion_timestamp = Some("x");
         }
         assert!(run(&snap).is_empty());
         let mut snap = base();

@@ -45,10 +45,10 @@ fn parent(o: &Object, kind: &str, parents: &Collection, fallback: Option<&str>) 
         .meta
         .owner_references
         .iter()
-        .filter(|r| r.kind == kind || malformed(&r.kind))
+        .filter(|r| r.kind == kind || malformed(r.kind))
         .collect();
     if let Some(first) = owners.first() {
-        if owners.iter().any(|r| parents.by_uid(&r.uid).is_some()) {
+        if owners.iter().any(|r| parents.by_uid(r.uid).is_some()) {
             return Parent::Present;
         }
         if !parents.scope.covers(Some(ns)) {
@@ -156,7 +156,7 @@ fn orphan_runners(ctx: &Ctx) -> Vec<Finding> {
     live(&snap.ephemeral_runners)
         .filter_map(|er| {
             let Parent::Gone(why) =
-                parent(er, "EphemeralRunnerSet", &snap.ephemeral_runner_sets, ers_name_of(&er.meta.name))
+                parent(er, "EphemeralRunnerSet", &snap.ephemeral_runner_sets, ers_name_of(er.meta.name))
             else {
                 return None;
             };
@@ -193,7 +193,7 @@ fn orphan_runner_pods(ctx: &Ctx) -> Vec<Finding> {
     live(&snap.pods)
         .filter(|p| p.meta.label(RUNNER_POD_LABEL).is_some() || owned_by_kind(p, "EphemeralRunner"))
         .filter_map(|p| {
-            let Parent::Gone(why) = parent(p, "EphemeralRunner", &snap.ephemeral_runners, Some(&p.meta.name)) else {
+            let Parent::Gone(why) = parent(p, "EphemeralRunner", &snap.ephemeral_runners, Some(p.meta.name)) else {
                 return None;
             };
             let (ns, name) = (p.meta.ns(), &p.meta.name);
@@ -233,7 +233,7 @@ fn jit_secret_refs<'a>(ctx: &Ctx<'a>, ns: &'a str) -> Vec<&'a str> {
 
 /// An unowned Secret named like a runner of an existing EphemeralRunnerSet (`<E>-runner-<rand>`).
 fn named_like_runner(ctx: &Ctx, s: &Object) -> bool {
-    ers_name_of(&s.meta.name).is_some_and(|e| {
+    ers_name_of(s.meta.name).is_some_and(|e| {
         ctx.snap
             .ephemeral_runner_sets
             .get(Some(s.meta.ns()), e)
@@ -244,9 +244,9 @@ fn named_like_runner(ctx: &Ctx, s: &Object) -> bool {
 
 /// Which runner Secret this is: (owner kind, description, fallback owner name).
 fn secret_role(ctx: &Ctx, s: &Object) -> Option<(&'static str, &'static str, Option<String>)> {
-    let name = s.meta.name.as_str();
+    let name = s.meta.name;
     let owners = &s.meta.owner_references;
-    let any_malformed = owners.iter().any(|r| malformed(&r.kind));
+    let any_malformed = owners.iter().any(|r| malformed(r.kind));
     let proxy = name.strip_suffix("-runner-proxy");
     if owned_by_kind(s, "EphemeralRunnerSet")
         || proxy.is_some()
@@ -545,7 +545,7 @@ mod tests {
             "arc-runner-set-x7k2p",
         )
         .meta
-        .deletion_timestamp = Some("2026-07-01T10:00:00Z".into());
+        .deletion_timestamp = Some("2026-07-01T10:00:00Z");
         assert!(run(&snap).is_empty());
         let mut snap = base();
         testing::remove(&mut snap, |o| o.meta.kind == "EphemeralRunner");

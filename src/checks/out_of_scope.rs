@@ -191,7 +191,7 @@ mod tests {
             Some("arc-runners"),
             "arc-runner-set",
         );
-        ars.meta.deletion_timestamp = Some("2026-07-01T10:00:00Z".to_owned());
+        ars.meta.deletion_timestamp = Some("2026-07-01T10:00:00Z");
         assert_eq!(check(&Ctx::new(&snap))[0].severity, Severity::Critical);
     }
 
@@ -200,8 +200,7 @@ mod tests {
         let mut snap = testing::scenario("B0");
         single_namespace(&mut snap, "team-a");
         testing::remove(&mut snap, |o| o.meta.kind == "AutoscalingRunnerSet");
-        snap.ephemeral_runner_sets.items[0].meta.deletion_timestamp =
-            Some("2026-07-01T10:00:00Z".to_owned());
+        snap.ephemeral_runner_sets.items[0].meta.deletion_timestamp = Some("2026-07-01T10:00:00Z");
         let f = check(&Ctx::new(&snap));
         assert_eq!(f.len(), 1);
         assert_eq!(

@@ -109,9 +109,9 @@ mod tests {
 
     fn second_ars(snap: &mut Snapshot, ns: &str, deleting: bool) {
         let mut a = snap.autoscaling_runner_sets.items[0].clone();
-        a.meta.namespace = Some(ns.to_owned());
-        a.meta.uid = format!("uid-{ns}");
-        a.meta.deletion_timestamp = deleting.then(|| "2026-07-01T10:00:00Z".to_owned());
+        a.meta.namespace = Some(crate::intern::intern(ns));
+        a.meta.uid = crate::intern::intern(&format!("uid-{ns}"));
+        a.meta.deletion_timestamp = deleting.then_some("2026-07-01T10:00:00Z");
         snap.autoscaling_runner_sets.items.push(a);
         snap.namespaces
             .items

@@ -54,7 +54,7 @@ fn ars_gone(ctx: &Ctx, o: &Object) -> bool {
     }
     let owned_by_ars = o.meta.owner_references.iter().any(|r| {
         ctx.snap
-            .by_uid(&r.uid)
+            .by_uid(r.uid)
             .is_some_and(|x| x.meta.kind == "AutoscalingRunnerSet")
     });
     if owned_by_ars {
@@ -72,7 +72,7 @@ fn ars_gone(ctx: &Ctx, o: &Object) -> bool {
                 && o.meta
                     .owner_references
                     .iter()
-                    .all(|r| ctx.snap.by_uid(&r.uid).is_none())
+                    .all(|r| ctx.snap.by_uid(r.uid).is_none())
         }
     }
 }
@@ -247,7 +247,7 @@ mod tests {
             "arc-runner-set",
         )
         .meta
-        .deletion_timestamp = Some("2026-07-01T10:00:00Z".to_owned());
+        .deletion_timestamp = Some("2026-07-01T10:00:00Z");
         testing::remove(&mut snap, |o| {
             o.meta.kind == "Secret" && o.meta.name == SECRET
         });
@@ -258,7 +258,7 @@ mod tests {
         );
         // A live copy elsewhere re-uses 42: not a leak.
         let mut copy = snap.autoscaling_runner_sets.items[0].clone();
-        copy.meta.namespace = Some("arc-systems".to_owned());
+        copy.meta.namespace = Some("arc-systems");
         copy.meta.deletion_timestamp = None;
         snap.autoscaling_runner_sets.items.push(copy);
         assert!(check(&Ctx::new(&snap)).is_empty());
@@ -274,7 +274,7 @@ mod tests {
             "arc-runner-set",
         )
         .meta
-        .deletion_timestamp = Some("2026-07-01T10:00:00Z".to_owned());
+        .deletion_timestamp = Some("2026-07-01T10:00:00Z");
         assert!(check(&Ctx::new(&snap)).is_empty());
     }
 }

@@ -106,7 +106,7 @@ fn finding(ctx: &Ctx, secret: &Object, group: &[&GithubRef]) -> Option<Finding> 
         "Secret {} is being deleted (deletionTimestamp {}; {held}) although {}. Typical causes: a \
          GitOps prune or a separate helm uninstall removed it independently of the scale set.",
         secret.meta.display(),
-        secret.meta.deletion_timestamp.as_deref().unwrap_or("set"),
+        secret.meta.deletion_timestamp.unwrap_or("set"),
         reasons.join("; and ")
     );
     let ns = secret.meta.ns();
@@ -132,7 +132,7 @@ fn finding(ctx: &Ctx, secret: &Object, group: &[&GithubRef]) -> Option<Finding> 
         .evidence(format!(
             "Secret {} deletionTimestamp={} finalizers=[{}]",
             secret.meta.display(),
-            secret.meta.deletion_timestamp.as_deref().unwrap_or(""),
+            secret.meta.deletion_timestamp.unwrap_or(""),
             secret.meta.finalizers.join(", ")
         ));
     Some(f)
@@ -149,7 +149,7 @@ mod tests {
     fn terminate(snap: &mut crate::snapshot::Snapshot, kind: &str, ns: &str, name: &str) {
         testing::get_mut(snap, kind, Some(ns), name)
             .meta
-            .deletion_timestamp = Some("2026-07-01T10:00:00Z".to_owned());
+            .deletion_timestamp = Some("2026-07-01T10:00:00Z");
     }
 
     #[test]

@@ -39,9 +39,7 @@ impl Member<'_> {
 /// Do the logs of `al`'s pods (by name or owner) contain the 409 message?
 fn logs_conflict(snap: &Snapshot, al: &Object) -> bool {
     let ns = al.meta.ns();
-    let pods: Vec<&str> = listener_pods(snap, al)
-        .map(|p| p.meta.name.as_str())
-        .collect();
+    let pods: Vec<&str> = listener_pods(snap, al).map(|p| p.meta.name).collect();
     snap.logs
         .iter()
         .filter(|l| l.namespace == ns && (l.pod == al.meta.name || pods.contains(&l.pod.as_str())))

@@ -128,7 +128,7 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
         .iter()
         .filter(|o| is_controller_rbac(o))
     {
-        if covered_roles.contains(&cr.meta.name) || bound_by_live_binding(ctx, &cr.meta.name) {
+        if covered_roles.contains(cr.meta.name) || bound_by_live_binding(ctx, cr.meta.name) {
             continue;
         }
         if let Some(why) = staleness(ctx, cr, &[]) {
@@ -151,12 +151,8 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
         let role = rb
             .str("/roleRef/name")
             .filter(|_| rb.str("/roleRef/kind") == Some("Role"));
-        let role = role.filter(|r| {
-            matches!(
-                ctx.snap.roles.get(rb.meta.namespace.as_deref(), r),
-                Lookup::Found(_)
-            )
-        });
+        let role =
+            role.filter(|r| matches!(ctx.snap.roles.get(rb.meta.namespace, r), Lookup::Found(_)));
         out.push(binding_finding(rb, role, "Role", &why));
     }
     out
@@ -175,7 +171,7 @@ fn delete_cmd(r: &ObjectRef) -> String {
 
 fn binding_finding(binding: &Object, role: Option<&str>, role_kind: &str, why: &str) -> Finding {
     let b = binding.meta.obj_ref();
-    let role_ref = role.map(|r| ObjectRef::new(role_kind, binding.meta.namespace.as_deref(), r));
+    let role_ref = role.map(|r| ObjectRef::new(role_kind, binding.meta.namespace, r));
     let pair = match &role_ref {
         Some(r) => format!(
             "{} {} and {} {}",

@@ -98,7 +98,7 @@ mod tests {
     fn delete_ars(snap: &mut Snapshot) {
         testing::get_mut(snap, "AutoscalingRunnerSet", Some("arc-runners"), ARS)
             .meta
-            .deletion_timestamp = Some("2026-07-01T10:00:00Z".to_owned());
+            .deletion_timestamp = Some("2026-07-01T10:00:00Z");
     }
 
     fn primary() -> ObjectRef {
@@ -192,7 +192,7 @@ mod tests {
         delete_ars(&mut snap);
         testing::remove(&mut snap, |o| {
             matches!(
-                o.meta.kind.as_str(),
+                o.meta.kind,
                 "AutoscalingListener" | "EphemeralRunnerSet" | "EphemeralRunner"
             ) || (o.meta.kind == "Secret" && o.meta.name == "arc-runner-set-gha-rs-github-secret")
         });
@@ -217,7 +217,7 @@ mod tests {
             Some("arc-systems"),
             "arc-runner-set-85f786b5-listener",
         );
-        al.meta.namespace = Some("old-ns".to_owned());
+        al.meta.namespace = Some("old-ns");
         al.body["spec"]["autoscalingRunnerSetNamespace"] = json!("arc-runners").into();
         let ctx = Ctx::new(&snap);
         let ars = the_ars(&snap, "arc-runners");

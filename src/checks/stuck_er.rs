@@ -56,7 +56,7 @@ fn finding(ctx: &Ctx, er: &Object, blocked: &[Blocked]) -> Finding {
         message.push_str(&format!(
             " If its registration finalizer is stripped, runner {} (id {id}) probably stays \
              registered on GitHub until GitHub removes it (about a day offline).",
-            er.str("/status/runnerName").unwrap_or(&er.meta.name)
+            er.str("/status/runnerName").unwrap_or(er.meta.name)
         ));
     }
     let mut f = Finding::new("ARC-STUCK-ER", severity, message).object(er.meta.obj_ref());
@@ -98,7 +98,7 @@ mod tests {
     fn delete_er(snap: &mut Snapshot) {
         testing::get_mut(snap, "EphemeralRunner", Some("arc-runners"), ER)
             .meta
-            .deletion_timestamp = Some(DT.to_owned());
+            .deletion_timestamp = Some(DT);
     }
 
     fn the_er(snap: &Snapshot) -> &Object {
@@ -183,9 +183,9 @@ mod tests {
         delete_er(&mut snap);
         testing::get_mut(&mut snap, "EphemeralRunner", Some("arc-runners"), ER)
             .meta
-            .finalizers = vec![F_ER.to_owned()];
+            .finalizers = vec![F_ER];
         let pod = testing::get_mut(&mut snap, "Pod", Some("arc-runners"), ER);
-        pod.meta.deletion_timestamp = Some(DT.to_owned());
+        pod.meta.deletion_timestamp = Some(DT);
         pod.body["spec"]["nodeName"] = json!("gone-node").into();
         with_node(&mut snap);
         let f = check(&Ctx::new(&snap));

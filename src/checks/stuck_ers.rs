@@ -79,7 +79,7 @@ mod tests {
     fn delete_ers(snap: &mut Snapshot) {
         testing::get_mut(snap, "EphemeralRunnerSet", Some("arc-runners"), ERS)
             .meta
-            .deletion_timestamp = Some("2026-07-01T10:00:00Z".to_owned());
+            .deletion_timestamp = Some("2026-07-01T10:00:00Z");
     }
 
     #[test]

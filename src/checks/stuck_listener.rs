@@ -112,7 +112,7 @@ mod tests {
     fn delete_al(snap: &mut Snapshot) {
         testing::get_mut(snap, "AutoscalingListener", Some("arc-systems"), L)
             .meta
-            .deletion_timestamp = Some("2026-07-01T10:00:00Z".to_owned());
+            .deletion_timestamp = Some("2026-07-01T10:00:00Z");
     }
 
     #[test]

@@ -55,8 +55,8 @@ pub fn check(ctx: &Ctx) -> Vec<Finding> {
 /// Role/RoleBinding (`ARC-MANAGER-RBAC-MISSING`) and the GitHub config Secret
 /// (`ARC-SECRET-TERMINATING`).
 fn reported_elsewhere(o: &Object, ars: &Object) -> bool {
-    let name = Some(o.meta.name.as_str());
-    match o.meta.kind.as_str() {
+    let name = Some(o.meta.name);
+    match o.meta.kind {
         "Role" => ars.meta.annotation(A_CLEANUP_MANAGER_ROLE) == name,
         "RoleBinding" => ars.meta.annotation(A_CLEANUP_MANAGER_RB) == name,
         "Secret" => {
@@ -104,7 +104,7 @@ fn unreleased(ctx: &Ctx, o: &Object) -> Finding {
         .meta
         .finalizers
         .iter()
-        .position(|x| x == F_CP)
+        .position(|x| *x == F_CP)
         .unwrap_or(0);
     f.remediation(format!(
         "Then remove the single {F_CP} finalizer — exactly what the controller would have done: \
@@ -158,7 +158,7 @@ mod tests {
         ] {
             testing::get_mut(snap, kind, Some("arc-runners"), name)
                 .meta
-                .deletion_timestamp = Some("2026-07-01T10:00:00Z".to_owned());
+                .deletion_timestamp = Some("2026-07-01T10:00:00Z");
         }
     }
 

@@ -133,7 +133,7 @@ fn message(ctx: &Ctx, ars: &Object, skews: &[Skew]) -> String {
     if ars.meta.is_deleting() {
         let logged = skews
             .iter()
-            .any(|s| !deletion_log_lines(ctx, s.controller, &ars.meta.name).is_empty());
+            .any(|s| !deletion_log_lines(ctx, s.controller, ars.meta.name).is_empty());
         let initiator = if logged {
             "was deleted by the controller itself"
         } else {
@@ -247,7 +247,7 @@ mod tests {
             "arc-runner-set",
         );
         ars.meta.labels.insert(L_VERSION, "0.13.1");
-        ars.meta.deletion_timestamp = Some("2026-07-01T10:00:00Z".to_owned());
+        ars.meta.deletion_timestamp = Some("2026-07-01T10:00:00Z");
         let f = check(&Ctx::new(&snap));
         assert!(
             f[0].message.contains("controller-initiated"),

@@ -281,7 +281,7 @@ async fn list_scope(
     let mut seen = BTreeSet::new();
     for sel in k.selectors {
         for v in list_one(c, k, ns, Some(sel), o).await? {
-            if v.meta.uid.is_empty() || seen.insert(v.meta.uid.clone()) {
+            if v.meta.uid.is_empty() || seen.insert(v.meta.uid) {
                 out.push(v);
             }
         }
@@ -533,13 +533,13 @@ async fn review_access(
                 "apiVersion": "authorization.k8s.io/v1", "kind": "SubjectAccessReview",
                 "spec": {
                     "user": q.user,
-                    "groups": crate::rbac::service_account_groups(&q.user),
+                    "groups": crate::rbac::service_account_groups(q.user),
                     "resourceAttributes": {"verb": q.verb, "group": q.group, "resource": q.resource, "namespace": q.namespace}
                 }
             });
             let v = c.post("/apis/authorization.k8s.io/v1/subjectaccessreviews", &body).await.ok()?;
             let allowed = v.pointer("/status/allowed").and_then(Value::as_bool)?;
-            Some(AccessAnswer { question: q, allowed, source: "SubjectAccessReview".to_owned() })
+            Some(AccessAnswer { question: q, allowed, source: "SubjectAccessReview" })
         })
         .buffered(o.concurrency)
         .collect()
@@ -569,7 +569,7 @@ fn log_targets(snap: &Snapshot) -> Vec<(String, String, String)> {
                         .unwrap_or("manager")
                 };
                 out.insert(
-                    (p.meta.ns().to_owned(), p.meta.name.clone()),
+                    (p.meta.ns().to_owned(), p.meta.name.to_owned()),
                     container.to_owned(),
                 );
             }
@@ -584,7 +584,7 @@ fn log_targets(snap: &Snapshot) -> Vec<(String, String, String)> {
                 .and_then(|c| c["name"].as_str())
                 .unwrap_or("listener");
             out.insert(
-                (p.meta.ns().to_owned(), p.meta.name.clone()),
+                (p.meta.ns().to_owned(), p.meta.name.to_owned()),
                 container.to_owned(),
             );
         }

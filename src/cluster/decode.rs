@@ -13,6 +13,7 @@ use serde::Deserialize;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
 
+use crate::intern::intern;
 use crate::node::Node;
 use crate::snapshot::{DROPPED_ANNOTATIONS, Meta, Object, OwnerRef, keeps_field, prune_field};
 
@@ -177,21 +178,22 @@ struct RawMeta {
 
 impl RawMeta {
     fn into_meta(self, kind: &str) -> Meta {
+        let s = |v: Option<String>| intern(v.as_deref().unwrap_or_default());
         Meta {
-            kind: kind.to_owned(),
-            namespace: self.namespace.filter(|n| !n.is_empty()),
-            name: self.name.unwrap_or_default(),
-            uid: self.uid.unwrap_or_default(),
-            resource_version: self.resource_version.unwrap_or_default(),
+            kind: intern(kind),
+            namespace: self.namespace.filter(|n| !n.is_empty()).map(|n| intern(&n)),
+            name: s(self.name),
+            uid: s(self.uid),
+            resource_version: s(self.resource_version),
             labels: self.labels.into_iter().collect(),
             annotations: self
                 .annotations
                 .into_iter()
                 .filter(|(k, _)| !DROPPED_ANNOTATIONS.contains(&k.as_str()))
                 .collect(),
-            finalizers: self.finalizers,
-            deletion_timestamp: self.deletion_timestamp,
-            creation_timestamp: self.creation_timestamp,
+            finalizers: self.finalizers.iter().map(|f| intern(f)).collect(),
+            deletion_timestamp: self.deletion_timestamp.map(|t| intern(&t)),
+            creation_timestamp: self.creation_timestamp.map(|t| intern(&t)),
             owner_references: self.owner_references,
         }
     }
@@ -233,10 +235,10 @@ fn owners<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<OwnerRef>, D::Error> {
     Ok(v.unwrap_or_default()
         .into_iter()
         .map(|o| OwnerRef {
-            api_version: o.api_version.unwrap_or_default(),
-            kind: o.kind.unwrap_or_default(),
-            name: o.name.unwrap_or_default(),
-            uid: o.uid.unwrap_or_default(),
+            api_version: intern(o.api_version.as_deref().unwrap_or_default()),
+            kind: intern(o.kind.as_deref().unwrap_or_default()),
+            name: intern(o.name.as_deref().unwrap_or_default()),
+            uid: intern(o.uid.as_deref().unwrap_or_default()),
             controller: o.controller.unwrap_or(false),
         })
         .collect())

@@ -155,7 +155,7 @@ async fn settle(
                     && !snap
                         .collections()
                         .iter()
-                        .any(|(_, c)| c.in_namespace(&n.meta.name).next().is_some())
+                        .any(|(_, c)| c.in_namespace(n.meta.name).next().is_some())
             });
         if settled || Instant::now() >= deadline {
             return plan_of(&snap, scope);

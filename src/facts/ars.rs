@@ -41,7 +41,7 @@ pub(crate) fn foreign_listeners<'a>(
     ars: &Object,
     c: Option<&Controller>,
 ) -> Vec<&'a Object> {
-    let target = (ars.meta.ns(), ars.meta.name.as_str());
+    let target = (ars.meta.ns(), ars.meta.name);
     ctx.snap
         .autoscaling_listeners
         .iter()

@@ -198,7 +198,7 @@ fn needs_github(path: CleanupPath, obj: &Object) -> bool {
     match path {
         CleanupPath::Ars => model::scale_set_id(obj).is_some(),
         CleanupPath::Listener { .. } => false,
-        CleanupPath::Runner => match obj.meta.kind.as_str() {
+        CleanupPath::Runner => match obj.meta.kind {
             "EphemeralRunner" => obj.meta.has_finalizer(F_REG),
             // An ERS builds a client only for pending/idle runners; treat any runner as needing it.
             _ => true,

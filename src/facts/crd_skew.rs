@@ -275,7 +275,7 @@ pub(crate) fn problems(ctx: &Ctx, c: &Controller) -> Vec<Problem> {
                         text: format!("CRD {name} is being deleted (it waits for every instance)"),
                         detail: format!(
                             "CRD {name} deletionTimestamp {}",
-                            crd.meta.deletion_timestamp.as_deref().unwrap_or("?")
+                            crd.meta.deletion_timestamp.unwrap_or("?")
                         ),
                         objects: vec![crd_ref(name)],
                     });

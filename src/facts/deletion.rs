@@ -378,7 +378,6 @@ pub(crate) fn runner_id(er: &Object) -> i64 {
 pub(crate) fn since(obj: &Object) -> String {
     obj.meta
         .deletion_timestamp
-        .as_deref()
         .map(|t| format!(" since {t}"))
         .unwrap_or_default()
 }

@@ -21,7 +21,7 @@ pub(crate) fn busy_runner(ctx: &Ctx, er: &Object, job: &str, step: &str) -> Verd
         };
         stuck(&step, Cause::new(er.meta.obj_ref(), kind))
     };
-    match pod_state(ctx, er.meta.ns(), &er.meta.name) {
+    match pod_state(ctx, er.meta.ns(), er.meta.name) {
         PodState::Present => {
             Verdict::Waiting(vec![format!("job {job} on runner {}", er.meta.name)])
         }
@@ -87,7 +87,7 @@ pub(crate) fn pod_cleanup(ctx: &Ctx, c: &Controller, er: &Object) -> Verdict {
         ("delete", "", "secrets", ns),
         ("list", "", "secrets", ns),
     ];
-    let lost = lost_terminating_pod(ctx, ns, &er.meta.name, er).map(|c| stuck(STEP_POD, c));
+    let lost = lost_terminating_pod(ctx, ns, er.meta.name, er).map(|c| stuck(STEP_POD, c));
     let waiting = || Verdict::Waiting(vec![format!("runner pod {} to be deleted", er.meta.name)]);
     Verdict::combine(vec![
         perms(ctx, c, er, STEP_POD, &need),

@@ -33,17 +33,14 @@ pub(crate) fn keeper<'a, 'c>(
                 .autoscaling_listeners
                 .get(Some(&c.namespace), &name)
                 .found()?;
-            (target(al) == Some((ns, ars.meta.name.as_str()))).then_some((al, c))
+            (target(al) == Some((ns, ars.meta.name))).then_some((al, c))
         })
         .collect();
     candidates.sort_by_key(|(al, c)| {
         (
             common::can(ctx, &c.username(), "get", "", "secrets", ns) != Some(true),
             al.meta.is_deleting(),
-            al.meta
-                .creation_timestamp
-                .clone()
-                .unwrap_or_else(|| "~".to_owned()),
+            al.meta.creation_timestamp.unwrap_or("~"),
             al.meta.display(),
         )
     });

@@ -32,7 +32,7 @@ pub(crate) fn labelled_for(o: &Object, al: &Object) -> bool {
 pub(crate) fn leftovers(ctx: &Ctx, al: &Object) -> Vec<ObjectRef> {
     let snap = ctx.snap;
     let n = al.meta.ns();
-    let l = al.meta.name.as_str();
+    let l = al.meta.name;
     let mut out = Vec::new();
     if snap.pods.get(Some(n), l).found().is_some() {
         out.push(ObjectRef::namespaced("Pod", n, l));
@@ -61,7 +61,7 @@ pub(crate) fn leftovers(ctx: &Ctx, al: &Object) -> Vec<ObjectRef> {
 pub(crate) fn needed<'a>(ctx: &Ctx, al: &'a Object, r: Option<&'a str>) -> Vec<Perm<'a>> {
     let snap = ctx.snap;
     let n = al.meta.ns();
-    let l = al.meta.name.as_str();
+    let l = al.meta.name;
     let may_exist = |lookup: Lookup| !lookup.is_missing();
     let mut need: Vec<Perm> = vec![("get", "", "secrets", n)];
     if may_exist(snap.pods.get(Some(n), l)) {
@@ -100,7 +100,7 @@ pub(crate) fn classify(ctx: &Ctx, al: &Object) -> Option<Verdict> {
         Err(v) => return Some(v),
     };
     let n = al.meta.ns();
-    let lost = lost_terminating_pod(ctx, n, &al.meta.name, al).map(|cause| stuck(STEP, cause));
+    let lost = lost_terminating_pod(ctx, n, al.meta.name, al).map(|cause| stuck(STEP, cause));
     let waiting = || {
         Verdict::Waiting(vec![format!(
             "listener {} to be cleaned up",

@@ -55,12 +55,12 @@ impl<'a> Ctx<'a> {
         let key = if obj.meta.uid.is_empty() {
             format!("{}/{}/{}", obj.meta.kind, obj.meta.ns(), obj.meta.name)
         } else {
-            obj.meta.uid.clone()
+            obj.meta.uid.to_owned()
         };
         if let Some(v) = self.verdicts.borrow().get(&key) {
             return v.clone();
         }
-        let v = match obj.meta.kind.as_str() {
+        let v = match obj.meta.kind {
             "AutoscalingRunnerSet" => ars::classify(self, obj),
             "AutoscalingListener" => listener::classify(self, obj),
             "EphemeralRunnerSet" => ers::classify(self, obj),

@@ -19,7 +19,7 @@ pub(crate) fn owner_ars<'a>(ctx: &Ctx<'a>, o: &Object) -> Option<&'a Object> {
     };
     let by_annotation = in_ns().find(|ars| {
         CLEANUP_ANNOTATIONS.iter().any(|(annotation, kind)| {
-            *kind == o.meta.kind && ars.meta.annotation(annotation) == Some(o.meta.name.as_str())
+            *kind == o.meta.kind && ars.meta.annotation(annotation) == Some(o.meta.name)
         })
     });
     by_annotation.or_else(|| {

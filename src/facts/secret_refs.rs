@@ -33,7 +33,7 @@ pub(crate) fn secret_namespace(obj: &Object) -> Option<&str> {
     if obj.meta.kind == "AutoscalingListener" {
         obj.str("/spec/autoscalingRunnerSetNamespace")
     } else {
-        obj.meta.namespace.as_deref()
+        obj.meta.namespace
     }
 }
 
@@ -47,7 +47,7 @@ pub(crate) fn github_ref(obj: &Object) -> Option<GithubRef<'_>> {
         referrer: obj,
         namespace: secret_namespace(obj)?.to_owned(),
         name: name.to_owned(),
-        via: via_for(&obj.meta.kind),
+        via: via_for(obj.meta.kind),
     })
 }
 
@@ -113,8 +113,8 @@ pub(crate) fn distinct_sorted<'a>(objs: impl IntoIterator<Item = &'a Object>) ->
         }
     }
     v.sort_by(|a, b| {
-        kind_rank(&a.meta.kind)
-            .cmp(&kind_rank(&b.meta.kind))
+        kind_rank(a.meta.kind)
+            .cmp(&kind_rank(b.meta.kind))
             .then_with(|| a.meta.obj_ref().cmp(&b.meta.obj_ref()))
     });
     v

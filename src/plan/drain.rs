@@ -567,7 +567,7 @@ pub fn scale_sets(ctx: &Ctx, ns: &str) -> Vec<String> {
         .snap
         .autoscaling_runner_sets
         .in_namespace(ns)
-        .map(|a| a.meta.name.clone())
+        .map(|a| a.meta.name.to_owned())
         .collect();
     // Scale sets already gone whose runner sets remain (finalizer stripped by hand).
     for ers in ctx.snap.ephemeral_runner_sets.in_namespace(ns) {

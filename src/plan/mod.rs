@@ -287,7 +287,7 @@ impl<'c, 'a> Builder<'c, 'a> {
         let id = self.add_ref(
             phase,
             r,
-            (&obj.meta.uid, &obj.meta.resource_version),
+            (obj.meta.uid, obj.meta.resource_version),
             op,
             tag,
             extra_codes,

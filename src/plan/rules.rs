@@ -150,8 +150,8 @@ fn unknown_finalizers(obj: &Object, known: &[&str]) -> Vec<String> {
     obj.meta
         .finalizers
         .iter()
-        .filter(|f| !known.contains(&f.as_str()) && !HELPER_FINALIZERS.contains(&f.as_str()))
-        .cloned()
+        .filter(|f| !known.contains(f) && !HELPER_FINALIZERS.contains(f))
+        .map(|f| (*f).to_owned())
         .collect()
 }
 
@@ -194,7 +194,7 @@ pub(super) fn delete_obj(
 ) -> Id {
     let grace_zero = obj.meta.kind == "Pod"
         && matches!(
-            pod_state(b.ctx, obj.meta.ns(), &obj.meta.name),
+            pod_state(b.ctx, obj.meta.ns(), obj.meta.name),
             PodState::LostNode(..)
         );
     b.add(
@@ -439,7 +439,7 @@ fn runner(b: &mut Builder, er: &Object, inherited: Option<&[String]>) -> Option<
     let r = er.meta.obj_ref();
     let ns = er.meta.ns();
     if let Some(job) = job_id(er)
-        && matches!(pod_state(b.ctx, ns, &er.meta.name), PodState::Present)
+        && matches!(pod_state(b.ctx, ns, er.meta.name), PodState::Present)
     {
         b.leave(
             r,
@@ -482,7 +482,7 @@ fn runner(b: &mut Builder, er: &Object, inherited: Option<&[String]>) -> Option<
                 GithubLeftover {
                     kind: "runner",
                     id: rid.to_string(),
-                    name: er.meta.name.clone(),
+                    name: er.meta.name.to_owned(),
                     object: r.clone(),
                     step: 0,
                     cleanup: format!(
@@ -497,7 +497,7 @@ fn runner(b: &mut Builder, er: &Object, inherited: Option<&[String]>) -> Option<
     }
     // The runner pod, then its JIT secret (same name as the runner).
     for coll in [&b.ctx.snap.pods, &b.ctx.snap.secrets] {
-        if let Some(o) = lookup(coll.get(Some(ns), &er.meta.name)) {
+        if let Some(o) = lookup(coll.get(Some(ns), er.meta.name)) {
             let id = delete_obj(
                 b,
                 Phase::Runners,
@@ -696,7 +696,7 @@ fn scale_set(b: &mut Builder, ars: &Object) {
             None => blocked.push(ers.meta.display()),
         }
     }
-    let target = (ars.meta.ns(), ars.meta.name.as_str());
+    let target = (ars.meta.ns(), ars.meta.name);
     let listeners: Vec<&Object> = b
         .ctx
         .snap
@@ -770,7 +770,7 @@ fn scale_set(b: &mut Builder, ars: &Object) {
                 name: ars
                     .meta
                     .annotation("actions.github.com/runner-scale-set-name")
-                    .unwrap_or(&ars.meta.name)
+                    .unwrap_or(ars.meta.name)
                     .to_owned(),
                 object: r.clone(),
                 step: 0,
@@ -954,7 +954,7 @@ fn protected_objects(b: &mut Builder) {
 /// A listener for a scale set in `o`'s namespace that is being deleted (or that this plan deletes)
 /// and that a live controller will clean up — using the manager Role/RoleBinding `o`.
 fn listener_needing_rbac<'a>(b: &Builder<'_, 'a>, o: &Object) -> Option<&'a Object> {
-    if !matches!(o.meta.kind.as_str(), "Role" | "RoleBinding") {
+    if !matches!(o.meta.kind, "Role" | "RoleBinding") {
         return None;
     }
     b.ctx.snap.autoscaling_listeners.iter().find(|al| {
@@ -1076,10 +1076,7 @@ fn orphans(b: &mut Builder) {
                     );
                     continue;
                 }
-                if matches!(
-                    o.meta.kind.as_str(),
-                    "EphemeralRunner" | "EphemeralRunnerSet"
-                ) {
+                if matches!(o.meta.kind, "EphemeralRunner" | "EphemeralRunnerSet") {
                     let why = vec![format!(
                         "{} has no owner any more (garbage-collected parent)",
                         o.meta.display()
@@ -1139,7 +1136,7 @@ fn orphans(b: &mut Builder) {
             vec![format!("scale set {id} no longer exists on GitHub; without the annotation the live controller registers the scale set again")],
             &[],
         );
-        let target = (ars.meta.ns(), ars.meta.name.as_str());
+        let target = (ars.meta.ns(), ars.meta.name);
         let als: Vec<&Object> = b
             .ctx
             .snap
@@ -1174,8 +1171,7 @@ fn pod_deletes_using(b: &Builder, s: &Object) -> Vec<Id> {
         .filter(|p| {
             p.meta.name == s.meta.name
                 || p.array("/spec/volumes").iter().any(|v| {
-                    v.pointer("/secret/secretName").and_then(|n| n.as_str())
-                        == Some(s.meta.name.as_str())
+                    v.pointer("/secret/secretName").and_then(|n| n.as_str()) == Some(s.meta.name)
                 })
         })
         .map(|p| p.meta.obj_ref())
@@ -1307,7 +1303,7 @@ fn legacy(b: &mut Builder) {
                     GithubLeftover {
                         kind: "runner",
                         id: id.to_owned(),
-                        name: o.meta.name.clone(),
+                        name: o.meta.name.to_owned(),
                         object: r.clone(),
                         step: 0,
                         cleanup: format!(
@@ -1354,14 +1350,11 @@ fn missing_namespaces(b: &mut Builder) {
             };
             if o.meta
                 .namespace
-                .as_deref()
                 .is_none_or(|ns| b.ctx.snap.namespace_exists(ns) != Some(false))
             {
                 continue;
             }
-            if o.meta.finalizers.is_empty()
-                && !matches!(o.meta.kind.as_str(), "AutoscalingRunnerSet")
-            {
+            if o.meta.finalizers.is_empty() && !matches!(o.meta.kind, "AutoscalingRunnerSet") {
                 let why = vec![format!("stranded in the deleted namespace {}", o.meta.ns())];
                 delete_obj(b, Phase::Orphans, o, Fix::Confirm, why, &[]);
             }
