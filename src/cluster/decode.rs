@@ -231,17 +231,17 @@ fn owners<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<OwnerRef>, D::Error> {
         uid: Option<String>,
         controller: Option<bool>,
     }
-    let v: Option<Vec<Raw>> = Option::deserialize(d)?;
-    Ok(v.unwrap_or_default()
-        .into_iter()
-        .map(|o| OwnerRef {
-            api_version: intern(o.api_version.as_deref().unwrap_or_default()),
-            kind: intern(o.kind.as_deref().unwrap_or_default()),
-            name: intern(o.name.as_deref().unwrap_or_default()),
-            uid: intern(o.uid.as_deref().unwrap_or_default()),
-            controller: o.controller.unwrap_or(false),
-        })
-        .collect())
+    let v: Vec<Raw> = Option::deserialize(d)?.unwrap_or_default();
+    // Not collected in place: that would keep the larger `Raw` allocation for the whole run.
+    let mut out = Vec::with_capacity(v.len());
+    out.extend(v.into_iter().map(|o| OwnerRef {
+        api_version: intern(o.api_version.as_deref().unwrap_or_default()),
+        kind: intern(o.kind.as_deref().unwrap_or_default()),
+        name: intern(o.name.as_deref().unwrap_or_default()),
+        uid: intern(o.uid.as_deref().unwrap_or_default()),
+        controller: o.controller.unwrap_or(false),
+    }));
+    Ok(out)
 }
 
 #[cfg(test)]
