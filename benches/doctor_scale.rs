@@ -8,6 +8,8 @@
 //! the same clusters, for before/after numbers. `DOCTOR_SCALE_SERVE=1` starts the first case's cluster, prints its kubeconfig and waits (for
 //! profiling by hand).
 //!
+//! `arc:1000` checks issue 8's target (peak RSS ≤ 64 MiB) and the benchmark exits 1 when missed.
+//!
 //! Cases (default: `plain:10 plain:1000 plain:5000 arc:1000`):
 //! * `plain:N` — the healthy B0 install plus N namespaces that only hold what every namespace
 //!   holds (a ServiceAccount and a ConfigMap): request count must not grow with namespaces.
@@ -313,6 +315,7 @@ fn main() {
         ];
     }
     const RUNS: usize = 5;
+    let mut missed = false;
     println!(
         "{:>6} {:>10} {:>8} {:>9} {:>9} {:>10} {:>10} {:>13}",
         "case", "namespaces", "objects", "requests", "findings", "median", "max", "peak RSS"
@@ -362,5 +365,21 @@ fn main() {
         if !codes.is_empty() {
             println!("{:>6} findings: {codes:?}", "");
         }
+        if kind == "arc" && n == 1_000 {
+            let met = peak <= RSS_TARGET_KIB;
+            println!(
+                "{:>6} target: peak RSS <= {} MiB at 1,000 runner namespaces: {}",
+                "",
+                RSS_TARGET_KIB / 1024,
+                if met { "met" } else { "MISSED" }
+            );
+            missed |= !met;
+        }
+    }
+    if missed {
+        std::process::exit(1);
     }
 }
+
+/// Peak RSS allowed for `doctor -A -o json` on `arc:1000` (issue 8), KiB.
+const RSS_TARGET_KIB: i64 = 64 * 1024;
