@@ -433,6 +433,15 @@ mod tests {
     }
 
     #[test]
+    fn a_value_is_three_words() {
+        // The point of `Node`: `serde_json::Value` is 4 words plus a B-tree node per object.
+        assert_eq!(
+            std::mem::size_of::<Node>(),
+            3 * std::mem::size_of::<usize>()
+        );
+    }
+
+    #[test]
     fn index_assignment_inserts_like_serde_json() {
         let mut n = Node::Null;
         n["status"]["jobId"] = json!("77").into();
