@@ -143,3 +143,89 @@ fn request_count_does_not_grow_with_namespaces() {
         "no per-namespace requests"
     );
 }
+
+/// B0 plus B0's scale set copied into `n` more runner namespaces.
+fn with_scale_set_copies(n: usize) -> TestCluster {
+    let text = std::fs::read_to_string(scenarios_dir().join("B0/cluster.yaml")).expect("B0");
+    let docs: Vec<Value> = serde_saphyr::from_multiple(&text).expect("B0 parses");
+    let ars = docs
+        .iter()
+        .find(|d| d["kind"] == "AutoscalingRunnerSet")
+        .expect("B0 has a scale set")
+        .clone();
+    let mut extra = Vec::new();
+    for i in 0..n {
+        let ns = format!("runners-{i}");
+        extra.push(json!({"apiVersion":"v1","kind":"Namespace","metadata":{"name":ns},"status":{"phase":"Active"}}));
+        let mut copy = ars.clone();
+        copy["metadata"]["namespace"] = json!(ns);
+        copy["metadata"]["uid"] = json!(format!("copy-{i}"));
+        extra.push(copy);
+    }
+    TestCluster::from_builder(
+        FakeServer::builder()
+            .fixture(scenarios_dir().join("B0"))
+            .objects(extra),
+    )
+}
+
+/// (user, verb, group, resource) → namespaces asked ("" = all namespaces), from the request log.
+fn reviews(c: &TestCluster) -> std::collections::BTreeMap<[String; 4], Vec<String>> {
+    let mut out: std::collections::BTreeMap<[String; 4], Vec<String>> = Default::default();
+    for r in c.server.requests() {
+        if r.method != "POST" || !r.path.ends_with("/subjectaccessreviews") {
+            continue;
+        }
+        let body: Value = serde_json::from_str(r.body.as_deref().unwrap_or("{}")).expect("JSON");
+        let a = &body["spec"]["resourceAttributes"];
+        let s = |v: &Value| v.as_str().unwrap_or("").to_owned();
+        out.entry([
+            s(&body["spec"]["user"]),
+            s(&a["verb"]),
+            s(&a["group"]),
+            s(&a["resource"]),
+        ])
+        .or_default()
+        .push(s(&a["namespace"]));
+    }
+    out
+}
+
+#[test]
+fn access_reviews_do_not_grow_with_runner_namespaces_where_the_controller_may_act_everywhere() {
+    let small = with_scale_set_copies(1);
+    let big = with_scale_set_copies(6);
+    let mut results = Vec::new();
+    for c in [&small, &big] {
+        c.server.clear_requests();
+        let (code, _, stderr) = c.doctor_json(&[]);
+        assert!(code == 0 || code == 1, "{stderr}");
+        results.push(reviews(c));
+    }
+    let (small_reviews, big_reviews) = (&results[0], &results[1]);
+    for (perm, namespaces) in big_reviews {
+        // Asked cluster-wide at most once, and then namespace by namespace only when denied.
+        assert!(
+            namespaces.iter().filter(|n| n.is_empty()).count() <= 1,
+            "{perm:?}: {namespaces:?}"
+        );
+    }
+    // Permissions granted everywhere cost one review, however many namespaces need them.
+    let everywhere: Vec<_> = big_reviews
+        .iter()
+        .filter(|(_, ns)| ns.as_slice() == [String::new()])
+        .map(|(p, _)| p)
+        .collect();
+    assert!(!everywhere.is_empty(), "{big_reviews:#?}");
+    for p in &everywhere {
+        assert_eq!(small_reviews.get(*p).map(Vec::len), Some(1), "{p:?}");
+    }
+    // A permission denied cluster-wide is still asked where it is needed (B0's manager Role
+    // grants some only in arc-runners), so the analysis sees the same answers.
+    assert!(
+        big_reviews
+            .values()
+            .any(|ns| ns.contains(&String::new()) && ns.contains(&"arc-runners".to_owned())),
+        "{big_reviews:#?}"
+    );
+}
