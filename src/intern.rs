@@ -11,7 +11,7 @@ use std::collections::HashSet;
 use std::fmt;
 use std::sync::{Mutex, PoisonError};
 
-use serde::ser::{Serialize, SerializeMap, Serializer};
+use serde::ser::{Serialize, Serializer};
 
 /// An interned string.
 pub type Str = &'static str;
@@ -152,11 +152,7 @@ impl fmt::Debug for StrMap {
 
 impl Serialize for StrMap {
     fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(self.len()))?;
-        for (k, v) in self.iter() {
-            m.serialize_entry(k, v)?;
-        }
-        m.end()
+        s.collect_map(self.iter())
     }
 }
 

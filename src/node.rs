@@ -10,7 +10,7 @@
 use std::fmt;
 use std::ops::{Index, IndexMut};
 
-use serde::ser::{Serialize, SerializeMap, SerializeSeq, Serializer};
+use serde::ser::{Serialize, Serializer};
 use serde_json::{Number, Value};
 
 use crate::intern::{Str, intern};
@@ -289,25 +289,9 @@ impl Serialize for Node {
             Node::Bool(b) => s.serialize_bool(*b),
             Node::Number(n) => n.serialize(s),
             Node::String(v) => s.serialize_str(v),
-            Node::Array(a) => {
-                let mut seq = s.serialize_seq(Some(a.len()))?;
-                for v in a {
-                    seq.serialize_element(v)?;
-                }
-                seq.end()
-            }
-            Node::Object(o) => o.serialize(s),
+            Node::Array(a) => s.collect_seq(a.iter()),
+            Node::Object(o) => s.collect_map(o.iter()),
         }
-    }
-}
-
-impl Serialize for Fields {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut m = s.serialize_map(Some(self.len()))?;
-        for (k, v) in self.iter() {
-            m.serialize_entry(k, v)?;
-        }
-        m.end()
     }
 }
 

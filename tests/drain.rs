@@ -27,15 +27,6 @@ fn drain(c: &TestCluster, args: &[&str]) -> (i32, Value, String) {
     (out.status.code().unwrap_or(-1), v, err)
 }
 
-fn writes(c: &TestCluster) -> Vec<fake_apiserver::RequestRecord> {
-    c.server
-        .requests()
-        .into_iter()
-        .filter(|r| matches!(r.method.as_str(), "POST" | "PUT" | "PATCH" | "DELETE"))
-        .filter(|r| !r.path.contains("accessreviews"))
-        .collect()
-}
-
 fn live(c: &TestCluster) -> ControllerSim {
     ControllerSim::gha(&c.server, "arc-systems")
         .deployment("arc-gha-rs-controller")
@@ -101,7 +92,7 @@ fn healthy_drain_follows_the_controller_stage_by_stage() {
     // The controller (not the tool) deleted the scale set on GitHub and deregistered the runner.
     assert_eq!(sim.deleted_scale_sets().len(), 1);
     // The tool itself only deleted the scale set.
-    let w = writes(&c);
+    let w = c.writes();
     assert_eq!(w.len(), 1, "{w:?}");
     assert_eq!(w[0].method, "DELETE");
     assert!(w[0].path.ends_with("/autoscalingrunnersets/arc-runner-set"));
@@ -113,7 +104,7 @@ fn dry_run_sends_no_write() {
     let (code, v, err) = drain(&c, &["arc-runners", "--dry-run"]);
     assert_eq!(code, 0, "{err}");
     assert_eq!(v["actions"].as_array().map(Vec::len), Some(1), "{v}");
-    assert!(writes(&c).is_empty(), "{:?}", writes(&c));
+    assert!(c.writes().is_empty(), "{:?}", c.writes());
 }
 
 #[test]
@@ -130,9 +121,9 @@ fn without_a_controller_drain_refuses_and_force_cleans_up() {
     );
     assert!(v["result"].as_str().unwrap_or("").contains("--force"));
     assert!(
-        writes(&c).is_empty(),
+        c.writes().is_empty(),
         "refused drain wrote: {:?}",
-        writes(&c)
+        c.writes()
     );
     let (code, v, err) = drain(&c, &["arc-runners", "--force", "--yes"]);
     assert_eq!(code, 0, "{err}\n{v}");
@@ -224,7 +215,7 @@ fn the_controller_namespace_is_refused_until_its_runner_namespaces_are_drained()
         .map(|p| p["message"].as_str().unwrap_or("").to_owned())
         .collect();
     assert!(msgs.contains("arc-runners"), "{v}");
-    assert!(writes(&c).is_empty());
+    assert!(c.writes().is_empty());
     let (code, _, err) = drain(&c, &["arc-runners", "--yes", "--timeout", "60s"]);
     assert_eq!(code, 0, "{err}");
     let (code, v, err) = drain(&c, &["arc-systems"]);
@@ -261,10 +252,10 @@ fn a_shared_scale_set_id_is_refused_and_force_only_touches_the_stale_side() {
             .iter()
             .any(|p| p["code"] == "ARC-SCALESET-ID-SHARED")
     );
-    assert!(writes(&c).is_empty());
+    assert!(c.writes().is_empty());
     let (code, v, err) = drain(&c, &["arc-runners", "--force", "--yes"]);
     assert_eq!(code, 0, "{err}\n{v}");
-    let w = writes(&c);
+    let w = c.writes();
     // The live side is never touched.
     assert!(
         !w.iter().any(|r| r.path.contains("/namespaces/ci-runners/")),
@@ -317,10 +308,10 @@ fn legacy_namespace_with_dangling_webhooks() {
     let c = TestCluster::scenario("S14");
     let (code, v, _) = drain(&c, &["ci", "--yes"]);
     assert_eq!(code, 1, "{v}");
-    assert!(writes(&c).is_empty());
+    assert!(c.writes().is_empty());
     let (code, v, err) = drain(&c, &["ci", "--force", "--yes"]);
     assert_eq!(code, 0, "{err}\n{v}");
-    let w = writes(&c);
+    let w = c.writes();
     let first_runner = w
         .iter()
         .position(|r| r.path.contains("/runners/"))
@@ -362,7 +353,7 @@ fn unknown_and_empty_namespaces() {
             .unwrap_or("")
             .contains("nothing to drain")
     );
-    assert!(writes(&c).is_empty());
+    assert!(c.writes().is_empty());
 }
 
 #[test]
@@ -378,7 +369,7 @@ fn a_namespace_only_user_is_refused_with_what_could_not_be_checked() {
             .any(|p| p["ok"] == false),
         "{v}"
     );
-    assert!(writes(&c).is_empty());
+    assert!(c.writes().is_empty());
 }
 
 #[test]
@@ -390,7 +381,7 @@ fn the_seed_incident_is_recovered_when_the_old_namespace_is_already_gone() {
         code, 1,
         "without --force the stranded listener refuses the drain"
     );
-    assert!(writes(&c).is_empty());
+    assert!(c.writes().is_empty());
     let (code, v, err) = drain(&c, &["arc-systems", "--force", "--yes"]);
     assert_eq!(code, 0, "{err}\n{v}");
     assert!(
@@ -409,7 +400,7 @@ fn the_seed_incident_is_recovered_when_the_old_namespace_is_already_gone() {
             .get_object("v1", "Namespace", None, "arc-systems")
             .is_none()
     );
-    let w = writes(&c);
+    let w = c.writes();
     assert!(
         w.iter()
             .any(|r| r.method == "POST" && r.path == "/api/v1/namespaces"),

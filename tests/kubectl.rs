@@ -2,31 +2,13 @@
 //! and dispatches `kubectl arc …` to our binary. Skipped, loudly, only when kubectl is absent
 //! (`.ci/run` installs it).
 
+#[macro_use]
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
 use common::{BIN, TestCluster, stderr, stdout};
-
-fn kubectl() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join("kubectl"))
-        .find(|p| p.is_file())
-}
-
-macro_rules! require_kubectl {
-    () => {
-        match kubectl() {
-            Some(k) => k,
-            None => {
-                eprintln!("\n!!!!! SKIPPED: kubectl is not on PATH; install it (e.g. apt-get install kubernetes-client) to run this test !!!!!\n");
-                return;
-            }
-        }
-    };
-}
 
 fn kc(k: &Path, c: &TestCluster, args: &[&str]) -> Output {
     Command::new(k)

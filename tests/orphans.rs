@@ -158,15 +158,6 @@ fn versions(c: &TestCluster) -> BTreeMap<String, String> {
     out
 }
 
-fn writes(c: &TestCluster) -> Vec<fake_apiserver::RequestRecord> {
-    c.server
-        .requests()
-        .into_iter()
-        .filter(|r| matches!(r.method.as_str(), "POST" | "PUT" | "PATCH" | "DELETE"))
-        .filter(|r| !r.path.contains("accessreviews"))
-        .collect()
-}
-
 #[test]
 fn plans_match_every_scenario() {
     let mut failures = Vec::new();
@@ -210,9 +201,9 @@ fn plans_match_every_scenario() {
         }
         // The read-only plan sends no write.
         assert!(
-            writes(&c).is_empty(),
+            c.writes().is_empty(),
             "{id}: orphans without --fix wrote: {:?}",
-            writes(&c)
+            c.writes()
         );
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
@@ -321,9 +312,9 @@ fn fix_leaves_the_planned_state_and_a_second_run_changes_nothing() {
             v2["actions"]
         );
         assert!(
-            writes(&c).is_empty(),
+            c.writes().is_empty(),
             "{id}: second run wrote {:?}",
-            writes(&c)
+            c.writes()
         );
         assert_eq!(versions(&c), settled, "{id}: second run changed objects");
         assert_eq!(code2, 0, "{id}: {err2}");
@@ -424,7 +415,7 @@ fn server_dry_run_sends_dry_run_writes_and_client_dry_run_sends_none() {
             .is_some_and(|s| !s.is_empty()),
         "{err}"
     );
-    let w = writes(&c);
+    let w = c.writes();
     assert!(!w.is_empty());
     for r in &w {
         assert!(
@@ -438,9 +429,9 @@ fn server_dry_run_sends_dry_run_writes_and_client_dry_run_sends_none() {
     let (code, _, err) = orphans_json(&c, &["--fix", "--dry-run", "--include-confirm"]);
     assert_eq!(code, 1, "{err}");
     assert!(
-        writes(&c).is_empty(),
+        c.writes().is_empty(),
         "--dry-run sent writes: {:?}",
-        writes(&c)
+        c.writes()
     );
 }
 
@@ -452,7 +443,7 @@ fn refusals_without_yes_and_without_include_confirm() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     let e = stderr(&out);
     assert!(e.contains("--yes") && e.lines().count() <= 2, "{e}");
-    assert!(writes(&c).is_empty());
+    assert!(c.writes().is_empty());
     assert_eq!(versions(&c), before);
     // Without --include-confirm, confirm steps (and what depends on them) are listed, not done.
     let backup = c.dir.path().join("b").display().to_string();
@@ -727,12 +718,12 @@ fn an_interrupted_fix_is_continued_by_the_next_run() {
     common::isolate(&mut cmd, c.dir.path());
     let mut child = cmd.spawn().expect("spawn");
     let start = std::time::Instant::now();
-    while writes(&c).len() < 3 && start.elapsed() < Duration::from_secs(60) {
+    while c.writes().len() < 3 && start.elapsed() < Duration::from_secs(60) {
         std::thread::sleep(Duration::from_millis(20));
     }
     child.kill().expect("interrupt");
     let _ = child.wait();
-    let done_before = writes(&c).len();
+    let done_before = c.writes().len();
     assert!(
         done_before >= 3,
         "the first run made progress before it was stopped"

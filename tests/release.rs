@@ -8,6 +8,7 @@
 //! made by the same script with `--target` (same names, layout and format: `.zip` for Windows)
 //! around a small stand-in file. The manifest checks only look at names, layout and checksums.
 
+#[macro_use]
 mod common;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -670,13 +671,6 @@ fn unpack(archive: &Path, into: &Path) {
     assert!(o.status.success(), "unpack: {}", stderr(&o));
 }
 
-fn kubectl() -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join("kubectl"))
-        .find(|p| p.is_file())
-}
-
 /// The plugin installed from its archive into a directory of its own, with kubectl on `PATH`.
 struct Installed {
     kubectl: PathBuf,
@@ -732,18 +726,6 @@ fn parse_completion(o: &Output) -> (Vec<String>, String) {
         .map(|l| l.split('\t').next().unwrap_or("").to_owned())
         .collect();
     (values, directive)
-}
-
-macro_rules! require_kubectl {
-    () => {
-        match kubectl() {
-            Some(k) => k,
-            None => {
-                eprintln!("\n!!!!! SKIPPED: kubectl is not on PATH; install it (e.g. apt-get install kubernetes-client) to run this test !!!!!\n");
-                return;
-            }
-        }
-    };
 }
 
 #[test]

@@ -16,24 +16,17 @@ use crate::findings::{Finding, Fix, Severity};
 use crate::model::{
     self, A_CLEANUP_MANAGER_RB, A_CLEANUP_MANAGER_ROLE, A_CLEANUP_SECRET, F_CP, L_SCALE_SET_NAME,
 };
-use crate::snapshot::{Collection, Object};
+use crate::snapshot::Object;
 
 use super::Ctx;
 use crate::facts::deletion::since;
 
-#[allow(unused_imports)]
-use crate::facts::protected::*;
+use crate::facts::protected::{dependents, owner_ars, protectable};
 
 pub fn check(ctx: &Ctx) -> Vec<Finding> {
     let snap = ctx.snap;
-    let colls: [&Collection; 4] = [
-        &snap.secrets,
-        &snap.roles,
-        &snap.role_bindings,
-        &snap.service_accounts,
-    ];
     let mut out = Vec::new();
-    for o in colls.into_iter().flat_map(|c| c.iter()) {
+    for o in protectable(snap).into_iter().flat_map(|c| c.iter()) {
         if !o.meta.is_deleting() || !o.meta.has_finalizer(F_CP) {
             continue;
         }

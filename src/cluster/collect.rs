@@ -33,14 +33,14 @@ pub struct CollectOptions {
 /// and the many small GETs/POSTs that follow still use the full `--concurrency`.
 const LIST_CONCURRENCY: usize = 3;
 
-/// One kind to list.
+/// One kind to list (and, through [`kind_spec`], where writes find it).
 #[derive(Debug, Clone, Copy)]
-struct KindSpec {
+pub(super) struct KindSpec {
     kind: &'static str,
-    group: &'static str,
-    version: &'static str,
+    pub(super) group: &'static str,
+    pub(super) version: &'static str,
     plural: &'static str,
-    namespaced: bool,
+    pub(super) namespaced: bool,
     metadata_only: bool,
     /// Label selectors; several selectors = several LISTs merged (deduplicated by uid).
     selectors: &'static [&'static str],
@@ -91,7 +91,7 @@ impl KindSpec {
         self
     }
 
-    fn path(&self, namespace: Option<&str>) -> String {
+    pub(super) fn path(&self, namespace: Option<&str>) -> String {
         let base = if self.group.is_empty() {
             format!("/api/{}", self.version)
         } else {
@@ -146,6 +146,11 @@ const LEGACY_CRDS: [&str; 5] = [
     "runnersets.actions.summerwind.dev",
     "horizontalrunnerautoscalers.actions.summerwind.dev",
 ];
+
+/// Where `kind` lives in the API: the one table that listing and writing share.
+pub(super) fn kind_spec(kind: &str) -> Option<KindSpec> {
+    kinds().into_iter().find(|k| k.kind == kind)
+}
 
 fn kinds() -> Vec<KindSpec> {
     const GHA: &str = model::GROUP;

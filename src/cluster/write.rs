@@ -3,101 +3,22 @@
 
 use serde_json::{Value, json};
 
+use super::collect::kind_spec;
 use super::request::{ApiError, Cluster};
-
-/// Where a kind lives in the API: (group, version, plural, namespaced).
-fn resource(kind: &str) -> Option<(&'static str, &'static str, &'static str, bool)> {
-    Some(match kind {
-        "Namespace" => ("", "v1", "namespaces", false),
-        "Pod" => ("", "v1", "pods", true),
-        "Secret" => ("", "v1", "secrets", true),
-        "ConfigMap" => ("", "v1", "configmaps", true),
-        "ServiceAccount" => ("", "v1", "serviceaccounts", true),
-        "Role" => ("rbac.authorization.k8s.io", "v1", "roles", true),
-        "RoleBinding" => ("rbac.authorization.k8s.io", "v1", "rolebindings", true),
-        "ClusterRole" => ("rbac.authorization.k8s.io", "v1", "clusterroles", false),
-        "ClusterRoleBinding" => (
-            "rbac.authorization.k8s.io",
-            "v1",
-            "clusterrolebindings",
-            false,
-        ),
-        "MutatingWebhookConfiguration" => (
-            "admissionregistration.k8s.io",
-            "v1",
-            "mutatingwebhookconfigurations",
-            false,
-        ),
-        "ValidatingWebhookConfiguration" => (
-            "admissionregistration.k8s.io",
-            "v1",
-            "validatingwebhookconfigurations",
-            false,
-        ),
-        "AutoscalingRunnerSet" => (
-            "actions.github.com",
-            "v1alpha1",
-            "autoscalingrunnersets",
-            true,
-        ),
-        "AutoscalingListener" => (
-            "actions.github.com",
-            "v1alpha1",
-            "autoscalinglisteners",
-            true,
-        ),
-        "EphemeralRunnerSet" => (
-            "actions.github.com",
-            "v1alpha1",
-            "ephemeralrunnersets",
-            true,
-        ),
-        "EphemeralRunner" => ("actions.github.com", "v1alpha1", "ephemeralrunners", true),
-        "Runner" => ("actions.summerwind.dev", "v1alpha1", "runners", true),
-        "RunnerDeployment" => (
-            "actions.summerwind.dev",
-            "v1alpha1",
-            "runnerdeployments",
-            true,
-        ),
-        "RunnerReplicaSet" => (
-            "actions.summerwind.dev",
-            "v1alpha1",
-            "runnerreplicasets",
-            true,
-        ),
-        "RunnerSet" => ("actions.summerwind.dev", "v1alpha1", "runnersets", true),
-        "HorizontalRunnerAutoscaler" => (
-            "actions.summerwind.dev",
-            "v1alpha1",
-            "horizontalrunnerautoscalers",
-            true,
-        ),
-        _ => return None,
-    })
-}
 
 /// The collection path of `kind` in `namespace` (e.g. `/api/v1/namespaces/x/pods`).
 pub fn collection_path(kind: &str, namespace: Option<&str>) -> Option<String> {
-    let (group, version, plural, namespaced) = resource(kind)?;
-    let base = if group.is_empty() {
-        format!("/api/{version}")
-    } else {
-        format!("/apis/{group}/{version}")
-    };
-    Some(match (namespaced, namespace) {
-        (true, Some(ns)) => format!("{base}/namespaces/{ns}/{plural}"),
-        _ => format!("{base}/{plural}"),
-    })
+    let k = kind_spec(kind)?;
+    Some(k.path(namespace.filter(|_| k.namespaced)))
 }
 
 /// `apiVersion` of a kind.
 pub fn api_version(kind: &str) -> Option<String> {
-    let (group, version, ..) = resource(kind)?;
-    Some(if group.is_empty() {
-        version.to_owned()
+    let k = kind_spec(kind)?;
+    Some(if k.group.is_empty() {
+        k.version.to_owned()
     } else {
-        format!("{group}/{version}")
+        format!("{}/{}", k.group, k.version)
     })
 }
 

@@ -4,9 +4,19 @@
 //! call each other.
 
 use crate::model::{CLEANUP_ANNOTATIONS, L_SCALE_SET_NAME};
-use crate::snapshot::Object;
+use crate::snapshot::{Collection, Object, Snapshot};
 
 use super::Ctx;
+
+/// The kinds the chart renders per scale set and guards with cleanup-protection.
+pub(crate) fn protectable(snap: &Snapshot) -> [&Collection; 4] {
+    [
+        &snap.secrets,
+        &snap.roles,
+        &snap.role_bindings,
+        &snap.service_accounts,
+    ]
+}
 
 /// The ARS in the object's namespace that would release it: by cleanup annotation first, by the
 /// scale-set-name label second.

@@ -355,21 +355,16 @@ pub fn stage(snap: &Snapshot, ns: &str, name: &str) -> (Stage, Vec<String>) {
         .iter()
         .filter_map(|er| job_id(er).map(|j| format!("job {j} on runner {}", er.meta.name)))
         .collect();
-    let protected = [
-        &snap.secrets,
-        &snap.roles,
-        &snap.role_bindings,
-        &snap.service_accounts,
-    ]
-    .iter()
-    .flat_map(|c| c.in_namespace(ns))
-    .any(|o| {
-        o.meta.has_finalizer(F_CP)
-            && (o
-                .meta
-                .label(model::L_SCALE_SET_NAME)
-                .is_none_or(|s| s == name))
-    });
+    let protected = protected::protectable(snap)
+        .iter()
+        .flat_map(|c| c.in_namespace(ns))
+        .any(|o| {
+            o.meta.has_finalizer(F_CP)
+                && (o
+                    .meta
+                    .label(model::L_SCALE_SET_NAME)
+                    .is_none_or(|s| s == name))
+        });
     let s = if listener {
         Stage::Deleting
     } else if !runners.is_empty() {
@@ -436,12 +431,7 @@ pub fn leftovers(ctx: &Ctx, ns: &str) -> Vec<(ObjectRef, String)> {
             }
         }
     }
-    for c in [
-        &snap.secrets,
-        &snap.roles,
-        &snap.role_bindings,
-        &snap.service_accounts,
-    ] {
+    for c in protected::protectable(snap) {
         for o in c.in_namespace(ns) {
             if o.meta.has_finalizer(F_CP) {
                 add(o, "still carries actions.github.com/cleanup-protection");
@@ -458,20 +448,15 @@ pub fn leftovers(ctx: &Ctx, ns: &str) -> Vec<(ObjectRef, String)> {
 
 /// Chart objects left without finalizer (an ARS deleted directly, not by `helm uninstall`).
 pub fn chart_leftovers(ctx: &Ctx, ns: &str) -> Vec<ObjectRef> {
-    let snap = ctx.snap;
-    [
-        &snap.secrets,
-        &snap.roles,
-        &snap.role_bindings,
-        &snap.service_accounts,
-    ]
-    .iter()
-    .flat_map(|c| c.in_namespace(ns))
-    .filter(|o| {
-        o.meta.label(model::L_PART_OF) == Some("gha-rs") && protected::owner_ars(ctx, o).is_none()
-    })
-    .map(|o| o.meta.obj_ref())
-    .collect()
+    protected::protectable(ctx.snap)
+        .iter()
+        .flat_map(|c| c.in_namespace(ns))
+        .filter(|o| {
+            o.meta.label(model::L_PART_OF) == Some("gha-rs")
+                && protected::owner_ars(ctx, o).is_none()
+        })
+        .map(|o| o.meta.obj_ref())
+        .collect()
 }
 
 /// What `helm uninstall` of the controller in `ns` removes, and what it leaves.

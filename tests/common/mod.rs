@@ -1,7 +1,7 @@
 //! Shared end-to-end harness: start the fake API server with a scenario, write a kubeconfig,
 //! run the real `kubectl-arc` binary against it.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_macros)]
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -20,6 +20,27 @@ pub struct TestCluster {
     pub server: FakeServer,
     pub dir: tempfile::TempDir,
     pub kubeconfig: PathBuf,
+}
+
+/// `kubectl` on PATH, if installed.
+pub fn kubectl() -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join("kubectl"))
+        .find(|p| p.is_file())
+}
+
+/// The path of `kubectl`, or skip the test (loudly) when it is not installed.
+macro_rules! require_kubectl {
+    () => {
+        match common::kubectl() {
+            Some(k) => k,
+            None => {
+                eprintln!("\n!!!!! SKIPPED: kubectl is not on PATH; install it (e.g. apt-get install kubernetes-client) to run this test !!!!!\n");
+                return;
+            }
+        }
+    };
 }
 
 impl TestCluster {
@@ -43,6 +64,16 @@ impl TestCluster {
     }
 
     /// Run `kubectl-arc <args>` with this cluster's kubeconfig (via --kubeconfig).
+    /// The writes the server received (POST, PUT, PATCH, DELETE), access reviews aside.
+    pub fn writes(&self) -> Vec<fake_apiserver::RequestRecord> {
+        self.server
+            .requests()
+            .into_iter()
+            .filter(|r| matches!(r.method.as_str(), "POST" | "PUT" | "PATCH" | "DELETE"))
+            .filter(|r| !r.path.contains("accessreviews"))
+            .collect()
+    }
+
     pub fn run(&self, args: &[&str]) -> Output {
         let mut cmd = Command::new(BIN);
         cmd.args(args).arg("--kubeconfig").arg(&self.kubeconfig);
